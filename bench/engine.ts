@@ -1,0 +1,57 @@
+/** `npm run bench -- engine`: matmul GFLOP/s and small-GPT training tokens/s with one thread and with all cores. */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+
+type Probe = {
+  threads: number;
+  matmulGflops: Record<string, number>;
+  train: { params: number; msPerStep: number; tokensPerSecond: number; finalLoss: number; steps: number; config: object };
+};
+
+function probe(threads: number): Probe {
+  const script = fileURLToPath(new URL("./engine-probe.ts", import.meta.url));
+  const output = execFileSync(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, PRECEPT_THREADS: String(threads) },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return JSON.parse(output.trim().split("\n").pop() as string) as Probe;
+}
+
+export async function runEngineBench(): Promise<void> {
+  const all = availableParallelism();
+  const counts = all > 1 ? [1, all] : [1];
+  console.log(`engine bench: ${cpus()[0]?.model ?? "cpu"}, ${all} cores, Node ${process.version}; thread counts ${counts.join(" and ")}`);
+  const probes = counts.map((threads) => {
+    console.log(`  measuring with ${threads} thread(s)...`);
+    return probe(threads);
+  });
+  const one = probes[0] as Probe;
+  const many = probes[probes.length - 1] as Probe;
+  const rows = [
+    ...Object.keys(one.matmulGflops).map((n) => ({
+      measure: `matmul ${n}x${n} (GFLOP/s)`,
+      single: one.matmulGflops[n] as number,
+      multi: many.matmulGflops[n] as number,
+    })),
+    { measure: "small GPT training (tokens/s)", single: one.train.tokensPerSecond, multi: many.train.tokensPerSecond },
+  ];
+  console.log(`\n| measure | 1 thread | ${many.threads} threads | speed-up |\n|---|---:|---:|---:|`);
+  for (const row of rows)
+    console.log(`| ${row.measure} | ${row.single.toFixed(1)} | ${row.multi.toFixed(1)} | ${(row.multi / row.single).toFixed(2)}x |`);
+  const result = {
+    suite: "engine",
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: all,
+    rows,
+    probes,
+  };
+  const dir = fileURLToPath(new URL("./results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}engine.json`, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote bench/results/engine.json`);
+}

@@ -1,0 +1,53 @@
+/**
+ * The `precept` command line. Global options that shape the array engine
+ * (`--threads`, `--device`) must be in the environment before jax-js loads,
+ * so every command's implementation is imported only after they are parsed.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+
+function positiveInt(value: string): string {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
+  return value;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("precept")
+    .description("Align language models with Constitutional AI and RLHF, in TypeScript: real training, data pipelines and evaluation.")
+    .version("0.1.0")
+    .addOption(
+      new Option("--threads <n>", "CPU threads for the array engine (default: all cores)").env("PRECEPT_THREADS").argParser(positiveInt),
+    )
+    .addOption(
+      new Option("--device <device>", "where arrays live").choices(["wasm", "webgpu", "cpu", "auto"]).default("wasm").env("PRECEPT_DEVICE"),
+    )
+    .showHelpAfterError("(run `precept --help` for usage)")
+    .hook("preAction", (command) => {
+      const { threads, device } = command.opts<{ threads?: string; device: string }>();
+      if (threads) process.env.PRECEPT_THREADS = threads;
+      process.env.PRECEPT_DEVICE = device;
+    });
+
+  program
+    .command("demo")
+    .description(
+      "Train a tiny GPT-2 from scratch on built-in text for a few seconds, show it learn, sample from it and save it as a Hugging Face checkpoint.",
+    )
+    .option("--steps <n>", "training steps", positiveInt, "200")
+    .option("--out <dir>", "where to save the checkpoint", "runs/demo")
+    .option("--seed <n>", "random seed", "0")
+    .action(async (options: { steps: string; out: string; seed: string }) => {
+      const { runDemo } = await import("./demo.js");
+      await runDemo({ steps: Number(options.steps), out: options.out, seed: Number(options.seed) });
+    });
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    console.error(`precept: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  });
