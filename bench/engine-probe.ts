@@ -17,7 +17,8 @@ import { readNumber } from "../src/engine/ownership.js";
 import { Rng } from "../src/engine/rng.js";
 import { engineThreads } from "../src/engine/threads.js";
 import { countParams, type ParamTree, treeRef } from "../src/engine/tree.js";
-import { gpt2ConfigSchema, gpt2Logits, initGpt2 } from "../src/models/gpt2.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../src/models/gpt2.js";
+import { lmLogits, type ModelParts, unpaddedInput } from "../src/models/model.js";
 
 async function matmulGflops(n: number, seconds = 1.5): Promise<number> {
   const rng = new Rng(n);
@@ -47,9 +48,10 @@ async function smallGptTokensPerSecond(measuredSteps: number) {
   let params = initGpt2(config, rng);
   const batch = 16;
   const context = 64;
+  const model: ModelParts = { arch: gpt2 as never, config };
   const step = jit(
     valueAndGrad((p: ParamTree, ids: JaxArray, targets: JaxArray) =>
-      crossEntropy(gpt2Logits(p, config, ids, { embed: "onehot" }), targets),
+      crossEntropy(lmLogits(model, p, unpaddedInput(ids, "onehot")).logits, targets),
     ),
   );
   const optimizer = adamw();

@@ -17,7 +17,8 @@ import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { makeSchedule } from "../engine/schedule.js";
 import { countParams, disposeTree, type ParamTree, treeRef, treeToHost } from "../engine/tree.js";
-import { gpt2ConfigSchema, gpt2Logits, initGpt2 } from "../models/gpt2.js";
+import { type Gpt2Config, gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { lmLogits, type ModelParts, unpaddedInput } from "../models/model.js";
 
 const CORPUS = [
   "A constitution is a short list of principles written in plain words.",
@@ -48,7 +49,9 @@ export async function runDemo({
   const bytes = Buffer.from(CORPUS, "utf8");
   const batch = 16;
   const context = 48;
-  const lossFn = (p: ParamTree, ids: JaxArray, targets: JaxArray) => crossEntropy(gpt2Logits(p, config, ids, { embed: "onehot" }), targets);
+  const model: ModelParts = { arch: gpt2 as never, config };
+  const lossFn = (p: ParamTree, ids: JaxArray, targets: JaxArray) =>
+    crossEntropy(lmLogits(model, p, unpaddedInput(ids, "onehot")).logits, targets);
   const step = jit(valueAndGrad(lossFn));
   const optimizer = adamw({ weightDecay: 0.01 });
   let state = optimizer.init(params);
@@ -93,7 +96,7 @@ export async function runDemo({
   console.log(`loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)} (a uniform guess over 256 bytes is ${Math.log(256).toFixed(3)})`);
 
   const prompt = "The model reads";
-  const sample = await greedyContinue(params, config, prompt, 40);
+  const sample = await greedyContinue(model, params, config, prompt, 40);
   console.log(`greedy continuation of "${prompt}": ${JSON.stringify(sample)}`);
 
   const host = await treeToHost(params);
@@ -107,16 +110,11 @@ export async function runDemo({
 }
 
 /** Greedy decoding by full forward passes (the models layer adds a KV cache). */
-async function greedyContinue(
-  params: ParamTree,
-  config: ReturnType<typeof gpt2ConfigSchema.parse>,
-  prompt: string,
-  tokens: number,
-): Promise<string> {
+async function greedyContinue(model: ModelParts, params: ParamTree, config: Gpt2Config, prompt: string, tokens: number): Promise<string> {
   const ids = [...Buffer.from(prompt, "utf8")];
   for (let i = 0; i < tokens; i++) {
     const window = ids.slice(-config.n_positions);
-    const logits = gpt2Logits(treeRef(params), config, np.array([window], { dtype: np.int32 }));
+    const { logits } = lmLogits(model, treeRef(params), unpaddedInput(np.array([window], { dtype: np.int32 })));
     const last = np.argmax(logits.slice(0, -1), -1);
     ids.push(await readNumber(last));
   }

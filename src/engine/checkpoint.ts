@@ -169,10 +169,15 @@ export function saveTensors(
     for (const [name] of shard) weightMap[name] = file;
     written.push(join(dir, file));
   });
-  const temp = `${index}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2)}\n`);
-  renameSync(temp, index);
+  writeJsonAtomic(index, { metadata: { total_size: total }, weight_map: weightMap });
   rmSync(single, { force: true });
   written.push(index);
   return written;
+}
+
+/** Writes `value` as pretty JSON to `path` through a temporary file and a rename, so readers never see half a file. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(temp, path);
 }

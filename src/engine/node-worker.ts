@@ -7,6 +7,14 @@
  * jax-js uses: a module script given as a `blob:` URL, `postMessage`,
  * `onmessage`, `onerror` and `terminate`.
  *
+ * The first worker of the pool runs inline on the main thread (see
+ * `InlineWorker`); the others are real threads. jax-js dispatches every
+ * kernel to its workers and waits for all of them, so the main thread would
+ * otherwise sit idle, and each dispatch would pay a cross-thread round trip
+ * (about 80 µs here) even for a tiny kernel that only one worker gets. Inline,
+ * small kernels cost no round trip at all and large ones still split across
+ * the main thread and the other threads.
+ *
  * Exit handling: an idle thread must not keep the process alive, but a thread
  * that is computing must (otherwise `await x.data()` at the top level of a
  * script could see the process exit under it). Every message jax-js posts gets
@@ -95,15 +103,80 @@ export class NodeWorker {
 }
 
 /**
+ * The pool's first worker, run on the calling thread. It evaluates the same
+ * worker script with its own `self` and `postMessage`; a message is handled in
+ * a microtask, so jax-js finishes posting the other workers their chunks
+ * before this one computes its own, and replies also come in a microtask, as
+ * a real worker's would come later.
+ */
+export class InlineWorker {
+  onmessage: MessageHandler | null = null;
+  onerror: ErrorHandler | null = null;
+  #handle: ((data: unknown) => void) | null = null;
+  #queued: unknown[] | null = [];
+
+  constructor(url: string | URL) {
+    const blob = resolveObjectURL(String(url));
+    if (!blob) throw new Error(`InlineWorker: only blob: URLs made by URL.createObjectURL are supported, got ${String(url)}`);
+    blob.text().then(
+      (source) => {
+        const scope: { onmessage?: (event: { data: unknown }) => void } = {};
+        const reply = (data: unknown) => queueMicrotask(() => this.onmessage?.({ data }));
+        new Function("self", "postMessage", source)(scope, reply);
+        this.#handle = (data) => scope.onmessage?.({ data });
+        for (const data of this.#queued ?? []) this.#deliver(data);
+        this.#queued = null;
+      },
+      (error: Error) => this.onerror?.({ message: `InlineWorker: could not read worker script: ${error.message}`, error }),
+    );
+  }
+
+  postMessage(data: unknown): void {
+    if (this.#queued) this.#queued.push(data);
+    else this.#deliver(data);
+  }
+
+  #deliver(data: unknown): void {
+    queueMicrotask(() => {
+      try {
+        this.#handle?.(data);
+      } catch (error) {
+        this.onerror?.({ message: (error as Error).message, error });
+      }
+    });
+  }
+
+  terminate(): void {
+    this.#handle = null;
+  }
+}
+
+let workersCreated = 0;
+
+/** `PRECEPT_INLINE_WORKER=0` makes every worker a thread (for comparison). */
+const inlineFirst = process.env.PRECEPT_INLINE_WORKER !== "0";
+
+/** What `new Worker(url)` makes: the first worker inline, the rest threads. */
+class PoolWorker {
+  constructor(url: string | URL, options?: { type?: string }) {
+    const inline = inlineFirst && workersCreated++ === 0;
+    // A constructor may return another object; jax-js only uses the Worker interface.
+    // biome-ignore lint/correctness/noConstructorReturn: deliberate factory behind the Web Worker constructor
+    return (inline ? new InlineWorker(url) : new NodeWorker(url, options)) as unknown as PoolWorker;
+  }
+}
+
+/**
  * Makes `Worker` and `navigator.hardwareConcurrency` available so that jax-js
  * starts `threads` kernel threads. Must run before `@jax-js/jax` is imported:
  * jax-js creates its wasm backend, and reads the thread count, at import time.
- * With one thread no pool is started and kernels run on the main thread.
+ * With one thread no pool is started and kernels run on the main thread; with
+ * N threads the main thread is one of them and N − 1 are worker threads.
  */
 export function installNodeWorkers(threads: number): void {
   if (threads <= 1) return;
   const g = globalThis as Record<string, unknown>;
-  if (typeof g.Worker === "undefined") g.Worker = NodeWorker;
+  if (typeof g.Worker === "undefined") g.Worker = PoolWorker;
   const navigator = (g.navigator ?? {}) as object;
   Object.defineProperty(globalThis, "navigator", {
     value: Object.assign(Object.create(navigator), { hardwareConcurrency: threads }),

@@ -3,108 +3,136 @@
  * embeddings, pre-LayerNorm blocks, GELU-tanh MLP, Conv1D weights stored
  * [in, out], and the LM head tied to the token embedding.
  *
- * Parameter names are HF's (`wte.weight`, `h.0.attn.c_attn.weight`, ...),
- * so a tree flattens straight to a checkpoint.
+ * Parameter names are those `save_pretrained` writes for GPT2LMHeadModel
+ * (`transformer.h.0.attn.c_attn.weight`, ...); checkpoints without the
+ * `transformer.` prefix (the original `gpt2` repository) load too.
  */
 import { z } from "zod";
 import { type Array as JaxArray, numpy as np } from "../engine/jax.js";
-import { attention, causalMask, conv1d, embedding, embeddingOneHot, geluTanh, layerNorm } from "../engine/nn.js";
+import { embedding, embeddingOneHot, geluTanh, layerNorm } from "../engine/nn.js";
 import type { Rng } from "../engine/rng.js";
-import { disposeTree, normalInit, type ParamTree } from "../engine/tree.js";
+import { disposeTree, normalInit, type ParamTree, unflattenNamed } from "../engine/tree.js";
+import type { Architecture } from "./architecture.js";
+import { attendWithCache, attentionMask, type LayerCache, mergeHeads, param, splitHeads } from "./attention.js";
+import { project } from "./lora.js";
 
-export const gpt2ConfigSchema = z.object({
-  model_type: z.literal("gpt2").default("gpt2"),
-  vocab_size: z.number().int().positive(),
-  n_positions: z.number().int().positive().default(1024),
-  n_embd: z.number().int().positive().default(768),
-  n_layer: z.number().int().positive().default(12),
-  n_head: z.number().int().positive().default(12),
-  n_inner: z.number().int().positive().nullable().default(null),
-  layer_norm_epsilon: z.number().positive().default(1e-5),
-  activation_function: z.enum(["gelu_new", "gelu_pytorch_tanh"]).default("gelu_new"),
-  initializer_range: z.number().positive().default(0.02),
-  tie_word_embeddings: z.boolean().default(true),
-  bos_token_id: z.number().int().nullable().default(null),
-  eos_token_id: z.number().int().nullable().default(null),
-});
+export const gpt2ConfigSchema = z
+  .object({
+    model_type: z.literal("gpt2").default("gpt2"),
+    vocab_size: z.number().int().positive(),
+    n_positions: z.number().int().positive().default(1024),
+    n_embd: z.number().int().positive().default(768),
+    n_layer: z.number().int().positive().default(12),
+    n_head: z.number().int().positive().default(12),
+    n_inner: z.number().int().positive().nullable().default(null),
+    layer_norm_epsilon: z.number().positive().default(1e-5),
+    activation_function: z.enum(["gelu_new", "gelu_pytorch_tanh"]).default("gelu_new"),
+    initializer_range: z.number().positive().default(0.02),
+    tie_word_embeddings: z.literal(true).default(true),
+    bos_token_id: z.number().int().nullable().default(null),
+    eos_token_id: z.number().int().nullable().default(null),
+  })
+  // Keep fields Precept does not use (dropout rates, summary_* settings, ...) so a saved config still describes the model fully.
+  .passthrough();
 export type Gpt2Config = z.output<typeof gpt2ConfigSchema>;
+
+function blockShapes(d: number, inner: number): [string, number[]][] {
+  return [
+    ["ln_1.weight", [d]],
+    ["ln_1.bias", [d]],
+    ["attn.c_attn.weight", [d, 3 * d]],
+    ["attn.c_attn.bias", [3 * d]],
+    ["attn.c_proj.weight", [d, d]],
+    ["attn.c_proj.bias", [d]],
+    ["ln_2.weight", [d]],
+    ["ln_2.bias", [d]],
+    ["mlp.c_fc.weight", [d, inner]],
+    ["mlp.c_fc.bias", [inner]],
+    ["mlp.c_proj.weight", [inner, d]],
+    ["mlp.c_proj.bias", [d]],
+  ];
+}
 
 /** Random initialisation as `GPT2PreTrainedModel._init_weights` does it (residual projections scaled by 1/√(2·n_layer)). */
 export function initGpt2(config: Gpt2Config, rng: Rng): ParamTree {
-  const { n_embd: d, n_layer, vocab_size, n_positions, initializer_range: std } = config;
-  const inner = config.n_inner ?? 4 * d;
-  const residualStd = std / Math.sqrt(2 * n_layer);
-  const h: ParamTree = {};
-  for (let i = 0; i < n_layer; i++) {
-    h[String(i)] = {
-      ln_1: { weight: np.ones([d]), bias: np.zeros([d]) },
-      attn: {
-        c_attn: { weight: normalInit(rng, [d, 3 * d], std), bias: np.zeros([3 * d]) },
-        c_proj: { weight: normalInit(rng, [d, d], residualStd), bias: np.zeros([d]) },
-      },
-      ln_2: { weight: np.ones([d]), bias: np.zeros([d]) },
-      mlp: {
-        c_fc: { weight: normalInit(rng, [d, inner], std), bias: np.zeros([inner]) },
-        c_proj: { weight: normalInit(rng, [inner, d], residualStd), bias: np.zeros([d]) },
-      },
-    };
-  }
-  return {
-    wte: { weight: normalInit(rng, [vocab_size, d], std) },
-    wpe: { weight: normalInit(rng, [n_positions, d], std) },
-    h,
-    ln_f: { weight: np.ones([d]), bias: np.zeros([d]) },
+  const std = config.initializer_range;
+  const residualStd = std / Math.sqrt(2 * config.n_layer);
+  const initial = ([name, shape]: [string, number[]]): [string, JaxArray] => {
+    if (/ln_\w+\.weight$/.test(name)) return [name, np.ones(shape)];
+    if (name.endsWith(".bias")) return [name, np.zeros(shape)];
+    return [name, normalInit(rng, shape, name.endsWith("c_proj.weight") ? residualStd : std)];
   };
+  return unflattenNamed([...gpt2.expectedShapes(config)].map(initial));
 }
 
-const leaf = (tree: ParamTree, ...path: string[]): JaxArray => {
-  let node: JaxArray | ParamTree = tree;
-  for (const key of path) node = (node as ParamTree)[key] as JaxArray | ParamTree;
-  return (node as JaxArray).ref;
+export const gpt2: Architecture<Gpt2Config> = {
+  modelTypes: ["gpt2"],
+  configSchema: gpt2ConfigSchema as unknown as z.ZodType<Gpt2Config>,
+  dims: (c) => ({
+    vocabSize: c.vocab_size,
+    hiddenSize: c.n_embd,
+    numLayers: c.n_layer,
+    numHeads: c.n_head,
+    numKvHeads: c.n_head,
+    headDim: c.n_embd / c.n_head,
+    maxPositions: c.n_positions,
+    tieWordEmbeddings: true,
+  }),
+  init: initGpt2,
+  expectedShapes(c) {
+    const d = c.n_embd;
+    const shapes = new Map<string, number[]>([
+      ["transformer.wte.weight", [c.vocab_size, d]],
+      ["transformer.wpe.weight", [c.n_positions, d]],
+    ]);
+    for (let i = 0; i < c.n_layer; i++) {
+      for (const [name, shape] of blockShapes(d, c.n_inner ?? 4 * d)) shapes.set(`transformer.h.${i}.${name}`, shape);
+    }
+    shapes.set("transformer.ln_f.weight", [d]);
+    shapes.set("transformer.ln_f.bias", [d]);
+    return shapes;
+  },
+  canonicalName(name) {
+    if (name === "lm_head.weight") return null; // tied to wte
+    if (/(^|\.)h\.\d+\.attn\.(masked_)?bias$/.test(name)) return null; // causal-mask buffers in old checkpoints
+    if (/^(wte|wpe|h|ln_f)\./.test(name)) return `transformer.${name}`;
+    return name;
+  },
+  forward(params, config, input) {
+    const p = params.transformer as ParamTree;
+    const eps = config.layer_norm_epsilon;
+    const embed = input.embed === "onehot" ? embeddingOneHot : embedding;
+    let x = embed(param(p, "wte", "weight"), input.ids).add(embed(param(p, "wpe", "weight"), input.positions));
+    const mask = attentionMask(input.keyMask, input.querySlots);
+    const cacheOut: LayerCache[] = [];
+    const previous = input.cache?.mode === "decode" ? input.cache.layers : [];
+    for (let i = 0; i < config.n_layer; i++) {
+      const block = (p.h as ParamTree)[String(i)] as ParamTree;
+      const a = layerNorm(x.ref, param(block, "ln_1", "weight"), param(block, "ln_1", "bias"), eps);
+      const attn = block.attn as ParamTree;
+      const mlp = block.mlp as ParamTree;
+      const qkv = project(attn.c_attn as ParamTree, a, "conv1d", input.lora);
+      const [q, k, v] = np.split(qkv, 3, -1);
+      const heads = config.n_head;
+      const attended = attendWithCache(
+        splitHeads(q as never, heads),
+        splitHeads(k as never, heads),
+        splitHeads(v as never, heads),
+        mask,
+        input.cache,
+        previous[i],
+      );
+      if (attended.cache) cacheOut.push(attended.cache);
+      x = x.add(project(attn.c_proj as ParamTree, mergeHeads(attended.out), "conv1d", input.lora));
+      const m = layerNorm(x.ref, param(block, "ln_2", "weight"), param(block, "ln_2", "bias"), eps);
+      const hidden = geluTanh(project(mlp.c_fc as ParamTree, m, "conv1d", input.lora));
+      x = x.add(project(mlp.c_proj as ParamTree, hidden, "conv1d", input.lora));
+    }
+    mask.dispose();
+    if (input.cache?.mode === "decode") input.cache.slot.dispose();
+    const hidden = layerNorm(x, param(p, "ln_f", "weight"), param(p, "ln_f", "bias"), eps);
+    disposeTree(params);
+    return { hidden, cache: input.cache ? cacheOut : null };
+  },
+  lmHeadWeight: (params) => param(params, "transformer", "wte", "weight"),
 };
-
-/** [B, T, H·Dh] → [B, H, T, Dh] */
-function splitHeads(x: JaxArray, heads: number): JaxArray {
-  const [b, t, d] = x.shape as [number, number, number];
-  return np.transpose(x.reshape([b, t, heads, d / heads]), [0, 2, 1, 3]);
-}
-
-/** [B, H, T, Dh] → [B, T, H·Dh] */
-function mergeHeads(x: JaxArray): JaxArray {
-  const [b, h, t, dh] = x.shape as [number, number, number, number];
-  return np.transpose(x, [0, 2, 1, 3]).reshape([b, t, h * dh]);
-}
-
-/**
- * Logits [B, T, vocab] for token ids [B, T] (int32). Consumes `params` and
- * `ids`, as jax-js functions do: pass `treeRef(params)` to keep the weights.
- * Full causal attention over the sequence; generation with a KV cache and
- * padding masks build on the same blocks.
- */
-export function gpt2Logits(params: ParamTree, config: Gpt2Config, ids: JaxArray, options: { embed?: "gather" | "onehot" } = {}): JaxArray {
-  const [, t] = ids.shape as [number, number];
-  if (t > config.n_positions) throw new Error(`sequence of ${t} tokens exceeds n_positions = ${config.n_positions}`);
-  const eps = config.layer_norm_epsilon;
-  const positions = np.arange(t).astype(np.int32);
-  // Whole training steps run under jit, where the gather's gradient (a scatter) is not allowed: embed by one-hot there.
-  const embed = options.embed === "onehot" ? embeddingOneHot : embedding;
-  let x = embed(leaf(params, "wte", "weight"), ids).add(embed(leaf(params, "wpe", "weight"), positions));
-  const mask = causalMask(t);
-  for (let i = 0; i < config.n_layer; i++) {
-    const block = (params.h as ParamTree)[String(i)] as ParamTree;
-    const a = layerNorm(x.ref, leaf(block, "ln_1", "weight"), leaf(block, "ln_1", "bias"), eps);
-    const qkv = conv1d(a, leaf(block, "attn", "c_attn", "weight"), leaf(block, "attn", "c_attn", "bias"));
-    const [q, k, v] = np.split(qkv, 3, -1) as [JaxArray, JaxArray, JaxArray];
-    const heads = config.n_head;
-    const attended = mergeHeads(attention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), mask.ref));
-    x = x.add(conv1d(attended, leaf(block, "attn", "c_proj", "weight"), leaf(block, "attn", "c_proj", "bias")));
-    const m = layerNorm(x.ref, leaf(block, "ln_2", "weight"), leaf(block, "ln_2", "bias"), eps);
-    const hidden = geluTanh(conv1d(m, leaf(block, "mlp", "c_fc", "weight"), leaf(block, "mlp", "c_fc", "bias")));
-    x = x.add(conv1d(hidden, leaf(block, "mlp", "c_proj", "weight"), leaf(block, "mlp", "c_proj", "bias")));
-  }
-  mask.dispose();
-  x = layerNorm(x, leaf(params, "ln_f", "weight"), leaf(params, "ln_f", "bias"), eps);
-  const logits = np.matmul(x, np.transpose(leaf(params, "wte", "weight")));
-  disposeTree(params);
-  return logits;
-}

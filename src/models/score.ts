@@ -1,0 +1,64 @@
+/**
+ * Scoring: the log-prob of each completion token under the model, given its
+ * prompt. This is the building block of SFT (the loss is its negative mean),
+ * DPO (sums over chosen and rejected completions) and PPO (per-token ratios).
+ */
+import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
+import { tokenLogProbs } from "../engine/nn.js";
+import { readFloats } from "../engine/ownership.js";
+import { type ParamTree, treeRef } from "../engine/tree.js";
+import type { ForwardInput } from "./attention.js";
+import { batchArrays, bucket, padBatch } from "./batch.js";
+import { type CausalLM, lmLogits, type ModelParts } from "./model.js";
+
+/**
+ * Log-probs [B, T−1] of each next token: entry t is log p(ids[t+1] | ids[≤t]).
+ * Consumes `params` and the input. Mask the prompt and padding positions with
+ * `completionMask` (or your own loss mask) before reducing.
+ */
+export function nextTokenLogProbs(model: ModelParts, params: ParamTree, input: ForwardInput): JaxArray {
+  const targets = input.ids.ref;
+  const { logits } = lmLogits(model, params, input);
+  const length = logits.shape[1] as number;
+  return tokenLogProbs(logits.slice([], [0, length - 1]), targets.slice([], [1, length]));
+}
+
+const scorers = new WeakMap<
+  object,
+  (params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) => JaxArray
+>();
+
+function scorer(model: ModelParts) {
+  let found = scorers.get(model.config);
+  if (!found) {
+    found = jit((params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) =>
+      nextTokenLogProbs(model, params, { ids, positions, keyMask, querySlots }),
+    );
+    scorers.set(model.config, found);
+  }
+  return found;
+}
+
+/**
+ * Per-token log-probs of each completion given its prompt (prompt tokens are
+ * conditioned on, not scored). Returns one Float32Array per row, as long as
+ * the completion (empty for an empty completion).
+ */
+export async function scoreCompletions(model: CausalLM, prompts: number[][], completions: number[][]): Promise<Float32Array[]> {
+  if (prompts.length !== completions.length) throw new Error(`${prompts.length} prompts but ${completions.length} completions`);
+  prompts.forEach((p, i) => {
+    if (p.length === 0) throw new Error(`prompt ${i} is empty: scoring needs at least one conditioning token (add a BOS token)`);
+  });
+  const rows = prompts.map((p, i) => [...p, ...(completions[i] as number[])]);
+  model.checkIds(rows);
+  const batch = padBatch(rows, { side: "right", padId: model.padId, length: bucket(Math.max(...rows.map((r) => r.length)), 16) });
+  const { ids, positions, keyMask } = batchArrays(batch);
+  const logProbs = await readFloats(
+    scorer(model)(treeRef(model.params), ids, positions, keyMask, np.arange(batch.length).astype(np.int32)),
+  );
+  const width = batch.length - 1;
+  return prompts.map((p, b) => {
+    const start = b * width + p.length - 1;
+    return logProbs.slice(start, start + (completions[b] as number[]).length);
+  });
+}
