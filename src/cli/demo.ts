@@ -1,13 +1,11 @@
 /**
- * `precept demo`: the smallest end-to-end run of the engine. A byte-level
- * GPT-2 (2 layers, d=64) learns a few built-in sentences with AdamW and a
- * warm-up/cosine schedule under one jitted training step, shows its loss fall,
- * continues a prompt greedily and saves itself in Hugging Face layout.
+ * `precept demo`: the smallest end-to-end run of the engine and models. A
+ * byte-level GPT-2 (2 layers, d=64) learns a few built-in sentences with
+ * AdamW and a warm-up/cosine schedule under one jitted training step, shows
+ * its loss fall, continues a prompt with the KV-cache generator, and saves
+ * itself as a Hugging Face model directory (weights, config, tokenizer).
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { saveTensors } from "../engine/checkpoint.js";
 import { clipByGlobalNorm } from "../engine/clip.js";
 import { initEngine } from "../engine/device.js";
 import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
@@ -16,9 +14,12 @@ import { adamw } from "../engine/optim.js";
 import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { makeSchedule } from "../engine/schedule.js";
-import { countParams, disposeTree, type ParamTree, treeRef, treeToHost } from "../engine/tree.js";
-import { type Gpt2Config, gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { lmLogits, type ModelParts, unpaddedInput } from "../models/model.js";
+import { countParams, disposeTree, type ParamTree, treeRef } from "../engine/tree.js";
+import { ByteTokenizer } from "../models/byte-tokenizer.js";
+import { generate } from "../models/generate.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { saveModel } from "../models/io.js";
+import { CausalLM, lmLogits, unpaddedInput } from "../models/model.js";
 
 const CORPUS = [
   "A constitution is a short list of principles written in plain words.",
@@ -39,22 +40,22 @@ export async function runDemo({
   seed: number;
 }): Promise<{ firstLoss: number; lastLoss: number }> {
   const engine = await initEngine();
-  const config = gpt2ConfigSchema.parse({ vocab_size: 256, n_positions: 64, n_embd: 64, n_layer: 2, n_head: 4 });
+  const tokenizer = new ByteTokenizer();
+  const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, n_positions: 96, n_embd: 64, n_layer: 2, n_head: 4 });
   const rng = new Rng(seed);
-  let params = initGpt2(config, rng);
+  const model = new CausalLM(gpt2 as never, config, initGpt2(config, rng), tokenizer);
   console.log(
-    `precept demo: GPT-2 with ${countParams(params).toLocaleString()} parameters, byte vocabulary, on ${engine.device} with ${engine.threads} thread(s)`,
+    `precept demo: GPT-2 with ${countParams(model.params).toLocaleString()} parameters, byte vocabulary, on ${engine.device} with ${engine.threads} thread(s)`,
   );
 
-  const bytes = Buffer.from(CORPUS, "utf8");
+  const text = tokenizer.encode(CORPUS);
   const batch = 16;
   const context = 48;
-  const model: ModelParts = { arch: gpt2 as never, config };
   const lossFn = (p: ParamTree, ids: JaxArray, targets: JaxArray) =>
     crossEntropy(lmLogits(model, p, unpaddedInput(ids, "onehot")).logits, targets);
   const step = jit(valueAndGrad(lossFn));
   const optimizer = adamw({ weightDecay: 0.01 });
-  let state = optimizer.init(params);
+  let state = optimizer.init(model.params);
   const schedule = makeSchedule({ type: "cosine", peak: 3e-3, warmupSteps: Math.min(20, steps), totalSteps: steps, minRatio: 0.1 });
 
   const bar = new cliProgress.SingleBar(
@@ -74,49 +75,38 @@ export async function runDemo({
     const ids = new Int32Array(batch * context);
     const targets = new Int32Array(batch * context);
     for (let b = 0; b < batch; b++) {
-      const offset = rng.int(bytes.length - context - 1);
+      const offset = rng.int(text.length - context - 1);
       for (let t = 0; t < context; t++) {
-        ids[b * context + t] = bytes[offset + t] as number;
-        targets[b * context + t] = bytes[offset + t + 1] as number;
+        ids[b * context + t] = text[offset + t] as number;
+        targets[b * context + t] = text[offset + t + 1] as number;
       }
     }
-    const [loss, grads] = step(treeRef(params), np.array(ids).reshape([batch, context]), np.array(targets).reshape([batch, context])) as [
-      JaxArray,
-      ParamTree,
-    ];
+    const [loss, grads] = step(
+      treeRef(model.params),
+      np.array(ids).reshape([batch, context]),
+      np.array(targets).reshape([batch, context]),
+    ) as [JaxArray, ParamTree];
     const clipped = clipByGlobalNorm(grads, 1.0);
     clipped.norm.dispose();
-    ({ params, state } = optimizer.update(params, clipped.grads, state, schedule(i)));
+    ({ params: model.params, state } = optimizer.update(model.params, clipped.grads, state, schedule(i)));
     lastLoss = await readNumber(loss);
     if (i === 0) firstLoss = lastLoss;
     const seconds = (performance.now() - started) / 1000;
     bar.update(i + 1, { loss: lastLoss.toFixed(3), speed: Math.round(((i + 1) * batch * context) / seconds) });
   }
   bar.stop();
-  console.log(`loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)} (a uniform guess over 256 bytes is ${Math.log(256).toFixed(3)})`);
+  console.log(
+    `loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)} (a uniform guess over ${tokenizer.vocabSize} tokens is ${Math.log(tokenizer.vocabSize).toFixed(3)})`,
+  );
 
   const prompt = "The model reads";
-  const sample = await greedyContinue(model, params, config, prompt, 40);
-  console.log(`greedy continuation of "${prompt}": ${JSON.stringify(sample)}`);
+  const [sample] = await generate(model, [prompt], { maxNewTokens: 48, temperature: 0, stop: ["\n"] });
+  console.log(`greedy continuation of "${prompt}": ${JSON.stringify(sample?.text)}`);
 
-  const host = await treeToHost(params);
-  saveTensors(out, [...host.entries()]);
-  writeFileSync(join(out, "config.json"), `${JSON.stringify({ architectures: ["GPT2LMHeadModel"], ...config }, null, 2)}\n`);
-  console.log(`saved ${out}/model.safetensors and config.json (Hugging Face GPT-2 layout)`);
-  disposeTree(params);
+  await saveModel(model, out);
+  console.log(`saved ${out}/ as a Hugging Face model directory (config.json, model.safetensors, tokenizer.json, ...)`);
   for (const slot of Object.values(state.slots)) disposeTree(slot);
+  model.dispose();
   step.dispose();
   return { firstLoss, lastLoss };
-}
-
-/** Greedy decoding by full forward passes (the models layer adds a KV cache). */
-async function greedyContinue(model: ModelParts, params: ParamTree, config: Gpt2Config, prompt: string, tokens: number): Promise<string> {
-  const ids = [...Buffer.from(prompt, "utf8")];
-  for (let i = 0; i < tokens; i++) {
-    const window = ids.slice(-config.n_positions);
-    const { logits } = lmLogits(model, treeRef(params), unpaddedInput(np.array([window], { dtype: np.int32 })));
-    const last = np.argmax(logits.slice(0, -1), -1);
-    ids.push(await readNumber(last));
-  }
-  return Buffer.from(ids.slice(Buffer.byteLength(prompt))).toString("utf8");
 }

@@ -32,9 +32,9 @@ export function buildProgram(): Command {
   program
     .command("demo")
     .description(
-      "Train a tiny GPT-2 from scratch on built-in text for a few seconds, show it learn, sample from it and save it as a Hugging Face checkpoint.",
+      "Train a tiny byte-level GPT-2 from scratch on built-in text (about a minute on 2 cores), show it learn, continue a prompt and save it as a Hugging Face model directory.",
     )
-    .option("--steps <n>", "training steps", positiveInt, "200")
+    .option("--steps <n>", "training steps", positiveInt, "400")
     .option("--out <dir>", "where to save the checkpoint", "runs/demo")
     .option("--seed <n>", "random seed", "0")
     .action(async (options: { steps: string; out: string; seed: string }) => {

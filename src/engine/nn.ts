@@ -7,6 +7,17 @@
  */
 import { type Array as JaxArray, nn, numpy as np } from "./jax.js";
 
+/**
+ * The same values, computed into their own buffer inside `jit`. jax-js 0.1.25
+ * fuses a layout change (a transpose + reshape, such as merging attention
+ * heads) into the matmul that reads it, and that fused matmul runs about 30x
+ * slower than one over a contiguous input. A sum over a new axis of size 1 is
+ * a reduction, which jit always materializes; its gradient is the identity.
+ */
+export function materialize(x: JaxArray): JaxArray {
+  return np.expandDims(x, -1).sum(-1);
+}
+
 /** Rows of `weight` [vocab, dim] for integer `ids` of any shape → [...ids.shape, dim]. */
 export function embedding(weight: JaxArray, ids: JaxArray): JaxArray {
   return np.take(weight, ids, 0);

@@ -60,20 +60,28 @@ type Steps = {
 
 const stepsByModel = new WeakMap<object, Map<number, Steps>>();
 
+let traces = 0;
+/** How many times a prefill or decode step has been traced (compiled) by jit in this process: flat across decode steps of one bucket. */
+export function generationTraceCount(): number {
+  return traces;
+}
+
 /** The jitted prefill and decode steps of a model for a cache of `slots` slots (cached per model and slot count). */
 function steps(model: ModelParts, slots: number): Steps {
-  let bySlots = stepsByModel.get(model.config);
+  let bySlots = stepsByModel.get(model);
   if (!bySlots) {
     bySlots = new Map();
-    stepsByModel.set(model.config, bySlots);
+    stepsByModel.set(model, bySlots);
   }
   let found = bySlots.get(slots);
   if (!found) {
     const prefill = jit((params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) => {
+      traces++; // runs only while jit traces
       const { logits, cache } = lmLogits(model, params, { ids, positions, keyMask, querySlots, cache: { mode: "prefill", slots } });
       return [logits.slice([], -1), cache as LayerCache[]];
     });
     const decode = jit((params: ParamTree, cache: LayerCache[], ids: JaxArray, positions: JaxArray, keyMask: JaxArray, slot: JaxArray) => {
+      traces++;
       const querySlots = slot.ref.reshape([1]);
       const { logits, cache: next } = lmLogits(model, params, {
         ids,

@@ -9,7 +9,7 @@
  * The functions here are pure over a parameter tree so trainers can
  * differentiate them; the `CausalLM` methods are conveniences over them.
  */
-import { type Array as JaxArray, numpy as np } from "../engine/jax.js";
+import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import type { Rng } from "../engine/rng.js";
 import { disposeTree, normalInit, type ParamTree, treeRef } from "../engine/tree.js";
@@ -104,6 +104,22 @@ export function fullInput(rows: number[][], padId: number, side: "left" | "right
   return { ids, positions, keyMask, querySlots: np.arange(batch.length).astype(np.int32) };
 }
 
+type LogitsFn = (params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) => JaxArray;
+const logitsFns = new WeakMap<object, LogitsFn>();
+
+/** `lmLogits` under jit, one per model (jit itself caches per input shape). */
+function jittedLogits(model: ModelParts): LogitsFn {
+  let fn = logitsFns.get(model);
+  if (!fn) {
+    fn = jit(
+      (params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) =>
+        lmLogits(model, params, { ids, positions, keyMask, querySlots }).logits,
+    ) as unknown as LogitsFn;
+    logitsFns.set(model, fn);
+  }
+  return fn;
+}
+
 export class CausalLM {
   constructor(
     readonly arch: Architecture,
@@ -159,7 +175,8 @@ export class CausalLM {
     const length = rows[0]?.length as number;
     if (rows.some((r) => r.length !== length))
       throw new Error("logits() needs sequences of equal length; use scoreCompletions or generate for ragged batches");
-    const { logits } = lmLogits(this, treeRef(this.params), fullInput(rows, this.padId));
+    const { ids, positions, keyMask, querySlots } = fullInput(rows, this.padId);
+    const logits = jittedLogits(this)(treeRef(this.params), ids, positions, keyMask, querySlots);
     return { shape: [rows.length, length, this.dims.vocabSize], data: await readFloats(logits) };
   }
 

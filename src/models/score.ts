@@ -29,12 +29,12 @@ const scorers = new WeakMap<
 >();
 
 function scorer(model: ModelParts) {
-  let found = scorers.get(model.config);
+  let found = scorers.get(model);
   if (!found) {
     found = jit((params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray, querySlots: JaxArray) =>
       nextTokenLogProbs(model, params, { ids, positions, keyMask, querySlots }),
     );
-    scorers.set(model.config, found);
+    scorers.set(model, found);
   }
   return found;
 }
