@@ -178,8 +178,12 @@ export async function saveAdapter(model: CausalLM, dir: string, baseModel = mode
   });
 }
 
-/** Reads a PEFT LoRA adapter into `model` (which must be its base model). */
-export function loadAdapter(model: CausalLM, dir: string): LoraConfig {
+/**
+ * Reads a PEFT LoRA adapter directory: its config and its weights under
+ * Precept's names. `baseWeights` are the names of the base model's weights;
+ * a tensor that adapts none of them is an error naming it.
+ */
+export function readAdapter(dir: string, baseWeights: Set<string>): { config: LoraConfig; leaves: [string, JaxArray][] } {
   const configPath = join(dir, "adapter_config.json");
   if (!existsSync(configPath)) throw new Error(`${dir}: no adapter_config.json (is this a PEFT adapter directory?)`);
   const raw = readJson(configPath) as Record<string, unknown>;
@@ -188,21 +192,33 @@ export function loadAdapter(model: CausalLM, dir: string): LoraConfig {
   if (!parsed.success)
     throw new Error(`${configPath}: ${parsed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`);
   const tensors = openTensors(dir, "adapter_model");
+  const leaves: [string, JaxArray][] = [];
   try {
-    const base = new Map(flattenNamed(model.params).map(([n, leaf]) => [n, leaf.shape]));
-    const entries: [string, JaxArray][] = [];
     for (const stored of tensors.names()) {
-      const name = stored.startsWith(PEFT_PREFIX) ? stored.slice(PEFT_PREFIX.length) : stored;
-      const match = /^(.*)\.lora_[AB](?:\.default)?\.weight$/.exec(name);
-      if (!match || !base.has(`${match[1]}.weight`))
+      const name = (stored.startsWith(PEFT_PREFIX) ? stored.slice(PEFT_PREFIX.length) : stored).replace(".default.weight", ".weight");
+      const match = /^(.*)\.lora_[AB]\.weight$/.exec(name);
+      if (!match || !baseWeights.has(`${match[1]}.weight`))
         throw new Error(`${tensors.path}: tensor "${stored}" does not adapt any weight of this base model`);
-      const shape = tensors.info(stored).shape;
-      entries.push([name.replace(".default.weight", ".weight"), np.array(tensors.readFloat32(stored)).reshape(shape)]);
+      leaves.push([name, np.array(tensors.readFloat32(stored)).reshape(tensors.info(stored).shape)]);
     }
-    model.params = mergeTrees(model.params, unflattenNamed(entries));
+  } catch (error) {
+    for (const [, leaf] of leaves) leaf.dispose();
+    throw error;
   } finally {
     tensors.close();
   }
-  model.lora = parsed.data;
-  return parsed.data;
+  return { config: parsed.data, leaves };
+}
+
+/** Reads a PEFT LoRA adapter into `model` (which must be its base model, without an adapter yet). */
+export function loadAdapter(model: CausalLM, dir: string): LoraConfig {
+  const base = new Set(
+    flattenNamed(model.params)
+      .map(([n]) => n)
+      .filter((n) => !n.includes(".lora_")),
+  );
+  const { config, leaves } = readAdapter(dir, base);
+  model.params = mergeTrees(model.params, unflattenNamed(leaves));
+  model.lora = config;
+  return config;
 }
