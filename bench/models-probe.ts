@@ -1,16 +1,8 @@
-/**
- * One process of the models bench (see bench/models.ts): for each reference
- * model, forward tokens/s on a [16, 64] batch (jitted, logits read back) and generation tokens/s with
- * the KV cache at batch 1 and 16 (64 new tokens after an 8-token prompt,
- * greedy, EOS ignored). Prints one JSON line.
- */
-import { numpy as np } from "../src/engine/jax.js";
-import { readFloats } from "../src/engine/ownership.js";
 import { Rng } from "../src/engine/rng.js";
 import { engineThreads } from "../src/engine/threads.js";
-import { countParams, treeRef } from "../src/engine/tree.js";
+import { countParams } from "../src/engine/tree.js";
 import { generateTokens } from "../src/models/generate.js";
-import { CausalLM, lmLogits, parseModelConfig, unpaddedInput } from "../src/models/model.js";
+import { CausalLM, parseModelConfig } from "../src/models/model.js";
 import { BENCH_MODELS } from "./models-config.js";
 
 async function measure(name: keyof typeof BENCH_MODELS) {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { epochBatches, FIXTURE, lmLoss, SEQUENCES, toDevice, trainTinyLm } from "../../test/helpers/lm-training.js";
+import { FIXTURE, lmLoss, SEQUENCES, toDevice, trainTinyLm } from "../../test/helpers/lm-training.js";
 import { type Array as JaxArray, numpy as np } from "../engine/jax.js";
 import { liveBuffers } from "../engine/live-buffers.js";
 import { readFloats } from "../engine/ownership.js";
