@@ -12,7 +12,7 @@
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import type { Rng } from "../engine/rng.js";
-import { disposeTree, normalInit, type ParamTree, treeRef } from "../engine/tree.js";
+import { disposeTree, flattenNamed, normalInit, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
 import type { Architecture, ModelDims } from "./architecture.js";
 import type { ForwardInput, LayerCache } from "./attention.js";
 import { batchArrays, padBatch } from "./batch.js";
@@ -178,6 +178,12 @@ export class CausalLM {
     const { ids, positions, keyMask, querySlots } = fullInput(rows, this.padId);
     const logits = jittedLogits(this)(treeRef(this.params), ids, positions, keyMask, querySlots);
     return { shape: [rows.length, length, this.dims.vocabSize], data: await readFloats(logits) };
+  }
+
+  /** A second model over the same weights (arrays are shared, not copied: training replaces arrays, it never mutates them). */
+  clone(): CausalLM {
+    const params = unflattenNamed(flattenNamed(this.params).map(([name, leaf]) => [name, leaf.ref]));
+    return new CausalLM(this.arch, this.config, params, this.tokenizer, this.source, this.lora ? { ...this.lora } : null);
   }
 
   /** Adds a zero-mean reward head (`score.weight`), replacing any existing one. */

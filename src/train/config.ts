@@ -6,32 +6,28 @@
 import { z } from "zod";
 
 export const trainingConfigSchema = z.object({
-  /** Where checkpoints (`checkpoint-<step>/`), metrics (`metrics.jsonl`) and the final model go. */
-  output_dir: z.string().min(1),
-  seed: z.number().int().default(42),
-  learning_rate: z.number().positive().default(5e-5),
-  lr_scheduler_type: z.enum(["linear", "cosine", "constant"]).default("linear"),
-  warmup_steps: z.number().int().min(0).default(0),
-  weight_decay: z.number().min(0).default(0),
-  adam_beta1: z.number().min(0).lt(1).default(0.9),
-  adam_beta2: z.number().min(0).lt(1).default(0.999),
-  adam_epsilon: z.number().min(0).default(1e-8),
-  max_grad_norm: z.number().positive().nullable().default(1.0),
-  per_device_train_batch_size: z.number().int().positive().default(8),
-  gradient_accumulation_steps: z.number().int().positive().default(1),
-  num_train_epochs: z.number().positive().default(1),
-  /** When > 0, overrides num_train_epochs. */
-  max_steps: z.number().int().default(-1),
-  logging_steps: z.number().int().positive().default(10),
-  /** Evaluate every N optimizer steps (0: never). */
-  eval_steps: z.number().int().min(0).default(0),
-  /** Save a checkpoint every N optimizer steps (0: only at the end). */
-  save_steps: z.number().int().min(0).default(500),
-  /** Keep at most this many checkpoints (oldest removed); null keeps all. */
-  save_total_limit: z.number().int().positive().nullable().default(null),
-  /** What a non-finite loss or gradient does: stop with an error naming the step, or skip that update. */
-  nonfinite: z.enum(["error", "skip"]).default("error"),
-  /** Train a LoRA adapter instead of all weights (PEFT-style options). */
+  output_dir: z.string().min(1).describe("where checkpoints (checkpoint-<step>/), metrics.jsonl and the final model go"),
+  seed: z.number().int().default(42).describe("random seed (data order, initialisation, sampling)"),
+  learning_rate: z.number().positive().default(5e-5).describe("peak learning rate of AdamW"),
+  lr_scheduler_type: z.enum(["linear", "cosine", "constant"]).default("linear").describe("learning-rate schedule after warm-up"),
+  warmup_steps: z.number().int().min(0).default(0).describe("steps of linear warm-up from 0"),
+  weight_decay: z.number().min(0).default(0).describe("AdamW decoupled weight decay (matrices only)"),
+  adam_beta1: z.number().min(0).lt(1).default(0.9).describe("AdamW β1"),
+  adam_beta2: z.number().min(0).lt(1).default(0.999).describe("AdamW β2"),
+  adam_epsilon: z.number().min(0).default(1e-8).describe("AdamW ε"),
+  max_grad_norm: z.number().positive().nullable().default(1.0).describe("clip gradients to this global L2 norm (null: no clipping)"),
+  per_device_train_batch_size: z.number().int().positive().default(8).describe("examples per micro-batch"),
+  gradient_accumulation_steps: z.number().int().positive().default(1).describe("micro-batches per optimizer step"),
+  num_train_epochs: z.number().positive().default(1).describe("passes over the dataset"),
+  max_steps: z.number().int().default(-1).describe("optimizer steps; when > 0, overrides num_train_epochs"),
+  logging_steps: z.number().int().positive().default(10).describe("write averaged metrics every N steps"),
+  eval_steps: z.number().int().min(0).default(0).describe("evaluate every N steps (0: only at the end)"),
+  save_steps: z.number().int().min(0).default(500).describe("save a checkpoint every N steps (0: only at the end)"),
+  save_total_limit: z.number().int().positive().nullable().default(null).describe("keep at most N checkpoints (null: all)"),
+  nonfinite: z
+    .enum(["error", "skip"])
+    .default("error")
+    .describe("on a NaN/Inf loss or gradient: stop with an error naming the step, or skip the update"),
   lora: z
     .object({
       r: z.number().int().positive().default(8),
@@ -40,9 +36,9 @@ export const trainingConfigSchema = z.object({
       target_modules: z.array(z.string()).optional(),
     })
     .nullable()
-    .default(null),
-  /** Show a progress bar on the console. */
-  progress: z.boolean().default(true),
+    .default(null)
+    .describe('train a LoRA adapter instead of all weights, e.g. {"r": 8, "lora_alpha": 16} (null: full fine-tuning)'),
+  progress: z.boolean().default(true).describe("show a progress bar"),
 });
 export type TrainingConfig = z.output<typeof trainingConfigSchema>;
 

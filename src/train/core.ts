@@ -40,6 +40,8 @@ export type TrainerState = {
   optimizer: { name: string; step: number };
   best_metric: number | null;
   trainer: string;
+  /** Trainer-specific state that must survive a resume (e.g. PPO's adaptive KL coefficient). */
+  extra: Record<string, unknown>;
 };
 
 export class NonFiniteError extends Error {}
@@ -53,6 +55,8 @@ export class TrainerCore {
   readonly rng: Rng;
   step = 0;
   data: DataPosition = { epoch: 0, batchInEpoch: 0 };
+  /** Saved in trainer_state.json and restored by `resume` (see TrainerState.extra). */
+  extra: Record<string, unknown> = {};
   readonly metricsPath: string;
   #bar: cliProgress.SingleBar | null = null;
   #lastLoss = "-";
@@ -192,6 +196,7 @@ export class TrainerCore {
       optimizer: { name: this.optimizer.name, step: this.optState.step },
       best_metric: null,
       trainer: this.trainer,
+      extra: this.extra,
     };
     writeJsonAtomic(join(temp, "trainer_state.json"), state);
     rmSync(final, { recursive: true, force: true });
@@ -238,6 +243,7 @@ export class TrainerCore {
     this.rng.setState(state.rng);
     this.step = state.global_step;
     this.data = state.data;
+    this.extra = state.extra ?? {};
   }
 }
 

@@ -1,0 +1,117 @@
+/**
+ * The config of each trainer: the shared options (config.ts) plus its own,
+ * with TRL's names and defaults (see ../shared/reference/rlhf-facts.md). Kept
+ * free of jax-js imports so the CLI can build `--help` before the engine starts.
+ */
+import { z } from "zod";
+import { trainingConfigSchema } from "./config.js";
+
+const dataFields = {
+  model_name_or_path: z.string().min(1).describe("model to train: a directory, local:DIR or hf:Org/Name@revision"),
+  train_file: z.string().min(1).describe("training data, JSONL in TRL's format for this trainer"),
+  eval_file: z.string().min(1).nullable().default(null).describe("evaluation data in the same format (null: none)"),
+  max_length: z.number().int().positive().default(512).describe("truncate tokenized examples to this many tokens"),
+};
+
+export const sftConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  learning_rate: z.number().positive().default(2e-5).describe("peak learning rate of AdamW"),
+  completion_only_loss: z.boolean().default(true).describe("loss on completion tokens only (prompt-completion data)"),
+  assistant_only_loss: z.boolean().default(true).describe("loss on assistant turns only (messages data)"),
+  packing: z.boolean().default(false).describe("concatenate examples into full rows of max_length"),
+});
+export type SftConfig = z.output<typeof sftConfigSchema>;
+
+export const rewardConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  learning_rate: z.number().positive().default(1e-5).describe("peak learning rate of AdamW"),
+  center_rewards_coefficient: z.number().min(0).nullable().default(null).describe("weight of mean((r_c + r_r)²), keeping rewards near 0"),
+});
+export type RewardConfig = z.output<typeof rewardConfigSchema>;
+
+export const dpoConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
+  ref_model_name_or_path: z.string().min(1).nullable().default(null).describe("frozen reference model (null: the initial policy)"),
+  beta: z.number().positive().default(0.1).describe("β: strength of the implicit KL constraint"),
+  loss_type: z.enum(["sigmoid", "ipo"]).default("sigmoid").describe("sigmoid (DPO, cDPO with label_smoothing) or ipo"),
+  label_smoothing: z.number().min(0).lt(0.5).default(0).describe("cDPO: probability that a preference label is flipped"),
+});
+export type DpoConfig = z.output<typeof dpoConfigSchema>;
+
+const onlineFields = {
+  model_name_or_path: dataFields.model_name_or_path,
+  train_file: z.string().min(1).describe("prompts, JSONL rows with a `prompt` field"),
+  ref_model_name_or_path: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("frozen reference model for the KL penalty (null: the initial policy)"),
+  reward_model_path: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("reward model with a score head (or pass a reward function in code)"),
+  response_length: z.number().int().positive().default(53).describe("maximum new tokens per response"),
+  temperature: z.number().positive().default(0.7).describe("sampling temperature of rollouts"),
+  missing_eos_penalty: z
+    .number()
+    .min(0)
+    .nullable()
+    .default(null)
+    .describe("subtracted from the score of responses that did not end with EOS"),
+  total_episodes: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .default(null)
+    .describe("responses to train on in total (null: num_train_epochs over the prompts)"),
+};
+
+export const ppoConfigSchema = trainingConfigSchema.extend({
+  ...onlineFields,
+  learning_rate: z.number().positive().default(3e-6).describe("peak learning rate of AdamW"),
+  num_ppo_epochs: z.number().int().positive().default(4).describe("optimization epochs over each rollout batch"),
+  num_mini_batches: z.number().int().positive().default(1).describe("minibatches per rollout batch"),
+  kl_coef: z.number().min(0).default(0.05).describe("β of the per-token KL penalty in the reward (initial value when adaptive)"),
+  kl_estimator: z.enum(["k1", "k3"]).default("k1").describe("KL estimator: k1 = log π − log π_ref, k3 = always ≥ 0"),
+  adaptive_kl: z
+    .object({ target: z.number().positive().default(6), horizon: z.number().positive().default(10000) })
+    .nullable()
+    .default(null)
+    .describe('adapt kl_coef toward a target KL (Ziegler et al.), e.g. {"target": 6, "horizon": 10000}'),
+  cliprange: z.number().positive().default(0.2).describe("ε of the clipped policy surrogate"),
+  cliprange_value: z.number().positive().default(0.2).describe("ε of the clipped value loss"),
+  vf_coef: z.number().min(0).default(0.1).describe("weight of the value loss"),
+  gamma: z.number().min(0).max(1).default(1).describe("GAE discount γ"),
+  lam: z.number().min(0).max(1).default(0.95).describe("GAE λ"),
+  whiten_rewards: z.boolean().default(false).describe("whiten per-token rewards before GAE"),
+  reward_clip: z.number().positive().nullable().default(null).describe("clip scores to ±this (null: no clipping)"),
+});
+export type PpoConfig = z.output<typeof ppoConfigSchema>;
+
+const groupFields = {
+  num_generations: z.number().int().min(2).default(8).describe("G: responses sampled per prompt"),
+  num_iterations: z.number().int().positive().default(1).describe("optimization passes per group batch"),
+  epsilon: z.number().positive().default(0.2).describe("ε of the clipped surrogate"),
+};
+
+export const grpoConfigSchema = trainingConfigSchema.extend({
+  ...onlineFields,
+  ...groupFields,
+  learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
+  beta: z.number().min(0).default(0).describe("β of the k3 KL term in the loss (0: no reference model needed)"),
+  scale_rewards: z.boolean().default(true).describe("divide group-centred rewards by the group's standard deviation"),
+});
+export type GrpoConfig = z.output<typeof grpoConfigSchema>;
+
+export const rlooConfigSchema = trainingConfigSchema.extend({
+  ...onlineFields,
+  ...groupFields,
+  learning_rate: z.number().positive().default(3e-6).describe("peak learning rate of AdamW"),
+  kl_coef: z.number().min(0).default(0.05).describe("β: the sequence KL to the reference is subtracted from the reward"),
+});
+export type RlooConfig = z.output<typeof rlooConfigSchema>;
