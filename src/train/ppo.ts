@@ -24,7 +24,7 @@ import type { PpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
-import { type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
 import { epochRng } from "./supervised.js";
 
 /** A sequence score for each response; prompts and responses are token ids, texts decoded when there is a tokenizer. */
@@ -201,11 +201,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume }:
           if (select.length === 0) continue;
           const arrays = rolloutArrays(rollout, select);
           arrays.lastIndex.dispose();
-          const pick = (data: Float32Array) => {
-            const out = new Float32Array(select.length * width);
-            select.forEach((row, i) => out.set(data.subarray(row * width, (row + 1) * width), i * width));
-            return np.array(out).reshape([select.length, width]);
-          };
+          const pick = (data: Float32Array) => np.array(pickRows(data, select, width)).reshape([select.length, width]);
           const mb: MiniBatch = {
             ids: arrays.ids,
             positions: arrays.positions,

@@ -14,6 +14,13 @@ import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { type Generation, generateTokens } from "../models/generate.js";
 import { type CausalLM, hiddenStates, type ModelParts } from "../models/model.js";
 
+/** The given rows of a row-major [B, cols] array, in that order. */
+export function pickRows<T extends Int32Array | Uint8Array | Float32Array>(data: T, rows: number[], cols: number): T {
+  const out = new (data.constructor as new (n: number) => T)(rows.length * cols);
+  for (const [i, row] of rows.entries()) out.set(data.subarray(row * cols, (row + 1) * cols), i * cols);
+  return out;
+}
+
 export type Rollout = {
   prompts: number[][];
   responses: number[][];
@@ -78,11 +85,7 @@ export function layoutRollout(
 export function rolloutArrays(rollout: Rollout, select?: number[]) {
   const rows = select ?? rollout.prompts.map((_, i) => i);
   const width = rollout.width;
-  const pick = <T extends Int32Array | Uint8Array | Float32Array>(data: T, cols: number): T => {
-    const out = new (data.constructor as new (n: number) => T)(rows.length * cols);
-    rows.forEach((row, i) => out.set(data.subarray(row * cols, (row + 1) * cols), i * cols));
-    return out;
-  };
+  const pick = <T extends Int32Array | Uint8Array | Float32Array>(data: T, cols: number): T => pickRows(data, rows, cols);
   const { ids, positions, keyMask } = batchArrays({
     batch: rows.length,
     length: width,
