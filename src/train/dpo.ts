@@ -1,0 +1,120 @@
+/**
+ * Direct Preference Optimization (Rafailov et al. 2023; TRL DPOTrainer): the
+ * policy learns from preference pairs directly, against a frozen reference
+ * whose log-probs are computed once, before training, and cached.
+ * Losses: sigmoid (DPO; cDPO with label smoothing) and IPO.
+ */
+import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
+import { readFloats } from "../engine/ownership.js";
+import { type ParamTree, treeRef } from "../engine/tree.js";
+import { batchArrays, bucket, padBatch } from "../models/batch.js";
+import type { CausalLM } from "../models/model.js";
+import { nextTokenLogProbs } from "../models/score.js";
+import type { DpoConfig } from "./configs.js";
+import { TrainerCore } from "./core.js";
+import { dpoLoss } from "./losses.js";
+import { examplesPerEpoch } from "./sft.js";
+import { plannedSteps, runSupervised } from "./supervised.js";
+
+/** A tokenized preference pair with an explicit prompt: completions are the parts after the prompt. */
+export type DpoExample = { prompt: number[]; chosen: number[]; rejected: number[] };
+type WithReference = DpoExample & { refChosen: number; refRejected: number };
+
+type DpoBatch = { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray; refChosen: JaxArray; refRejected: JaxArray };
+
+/** Prompt + chosen rows, then prompt + rejected rows; `mask` [2B, T−1] marks the completion tokens. */
+function sequenceBatch(examples: DpoExample[], padId: number) {
+  const rows = [...examples.map((e) => [...e.prompt, ...e.chosen]), ...examples.map((e) => [...e.prompt, ...e.rejected])];
+  const prompts = [...examples, ...examples].map((e) => e.prompt.length);
+  const batch = padBatch(rows, { side: "right", padId, length: bucket(Math.max(...rows.map((r) => r.length)), 16) });
+  const width = batch.length - 1;
+  const mask = new Float32Array(rows.length * width);
+  rows.forEach((row, b) => {
+    for (let t = prompts[b] as number; t < row.length; t++) mask[b * width + t - 1] = 1;
+  });
+  return { ...batchArrays(batch), mask: np.array(mask).reshape([rows.length, width]) };
+}
+
+/** Summed (or, for IPO, averaged) completion log-probs [2B]. Consumes params and arrays. */
+function completionLogps(
+  model: CausalLM,
+  params: ParamTree,
+  batch: { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray },
+  average: boolean,
+  embed: "gather" | "onehot",
+) {
+  const width = batch.ids.shape[1] as number;
+  const logprobs = nextTokenLogProbs(model, params, {
+    ids: batch.ids,
+    positions: batch.positions,
+    keyMask: batch.keyMask,
+    querySlots: np.arange(width).astype(np.int32),
+    embed,
+  });
+  const sums = logprobs.mul(batch.mask.ref).sum(-1);
+  if (average) return sums.div(np.maximum(batch.mask.sum(-1), 1));
+  batch.mask.dispose();
+  return sums;
+}
+
+/** The reference model's completion log-probs for every pair, computed once. */
+async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: boolean, batchSize: number): Promise<WithReference[]> {
+  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) =>
+    completionLogps(ref, params, batch, average, "gather"),
+  );
+  const out: WithReference[] = [];
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const slice = examples.slice(i, i + batchSize);
+    const logps = await readFloats(forward(treeRef(ref.params), sequenceBatch(slice, ref.padId) as never));
+    for (const [j, e] of slice.entries()) out.push({ ...e, refChosen: logps[j] as number, refRejected: logps[slice.length + j] as number });
+  }
+  forward.dispose();
+  return out;
+}
+
+export async function trainDpo({
+  config,
+  model,
+  ref,
+  train,
+  resume,
+}: {
+  config: DpoConfig;
+  model: CausalLM;
+  /** Frozen reference (e.g. `model.clone()` before training). */
+  ref: CausalLM;
+  train: DpoExample[];
+  resume?: string;
+}) {
+  if (train.length === 0) throw new Error("dpo: the training set is empty");
+  const average = config.loss_type === "ipo";
+  const withReference = await referenceLogps(ref, train, average, config.per_device_train_batch_size);
+  const batches = Math.ceil(train.length / config.per_device_train_batch_size);
+  const core = new TrainerCore("dpo", model, config, plannedSteps(config, batches));
+  if (resume) await core.resume(resume);
+  const lossFn = (params: ParamTree, batch: DpoBatch) => {
+    const pairs = batch.refChosen.shape[0] as number;
+    const logps = completionLogps(model, params, batch, average, "onehot");
+    const [policyChosen, policyRejected] = np.split(logps, [pairs], 0) as [JaxArray, JaxArray];
+    return dpoLoss({
+      policyChosen,
+      policyRejected,
+      refChosen: batch.refChosen,
+      refRejected: batch.refRejected,
+      beta: config.beta,
+      lossType: config.loss_type,
+      labelSmoothing: config.label_smoothing,
+    });
+  };
+  const history = await runSupervised({
+    core,
+    lossFn,
+    epochBatches: examplesPerEpoch(withReference, config.per_device_train_batch_size),
+    toDevice: (examples: WithReference[]): DpoBatch => ({
+      ...sequenceBatch(examples, model.padId),
+      refChosen: np.array(Float32Array.from(examples, (e) => e.refChosen)),
+      refRejected: np.array(Float32Array.from(examples, (e) => e.refRejected)),
+    }),
+  });
+  return { history, core };
+}

@@ -1,0 +1,114 @@
+/**
+ * Supervised fine-tuning (TRL SFTTrainer): next-token cross-entropy on the
+ * tokens a loss mask selects (completion or assistant tokens by default).
+ */
+import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
+import { readNumber } from "../engine/ownership.js";
+import { type ParamTree, treeRef } from "../engine/tree.js";
+import { batchArrays, bucket, padBatch } from "../models/batch.js";
+import type { CausalLM } from "../models/model.js";
+import { nextTokenLogProbs } from "../models/score.js";
+import type { SftConfig } from "./configs.js";
+import { TrainerCore } from "./core.js";
+import { sftLoss } from "./losses.js";
+import { plannedSteps, runSupervised } from "./supervised.js";
+
+/** One tokenized example: `lossMask[t]` = 1 when token t is to be predicted (its first entry is ignored). */
+export type LmExample = { ids: number[]; lossMask: number[] };
+
+export type LmBatch = { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray };
+
+/** Right-padded device batch; `mask` [B, T−1] selects the predicted tokens 1..T−1. */
+export function lmBatch(examples: LmExample[], padId: number): LmBatch {
+  const batch = padBatch(
+    examples.map((e) => e.ids),
+    { side: "right", padId, length: bucket(Math.max(...examples.map((e) => e.ids.length)), 16) },
+  );
+  const width = batch.length - 1;
+  const mask = new Float32Array(batch.batch * width);
+  examples.forEach((example, b) => {
+    for (let t = 1; t < example.ids.length; t++) mask[b * width + t - 1] = example.lossMask[t] ? 1 : 0;
+  });
+  const { ids, positions, keyMask } = batchArrays(batch);
+  return { ids, positions, keyMask, mask: np.array(mask).reshape([batch.batch, width]) };
+}
+
+export function sftLossFn(model: CausalLM) {
+  return (params: ParamTree, batch: LmBatch) => {
+    const width = batch.ids.shape[1] as number;
+    const logprobs = nextTokenLogProbs(model, params, {
+      ids: batch.ids,
+      positions: batch.positions,
+      keyMask: batch.keyMask,
+      querySlots: np.arange(width).astype(np.int32),
+      embed: "onehot",
+    });
+    const tokens = batch.mask.ref.sum();
+    const { loss } = sftLoss(logprobs, batch.mask);
+    return { loss, metrics: { num_tokens: tokens } };
+  };
+}
+
+/** Shuffles examples per epoch and cuts them into micro-batches of `per_device_train_batch_size`. */
+export function examplesPerEpoch<E>(examples: E[], batchSize: number) {
+  return (_epoch: number, rng: { shuffle<T>(items: T[]): T[] }): E[][] => {
+    const order = rng.shuffle([...examples.keys()]);
+    const batches: E[][] = [];
+    for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize).map((j) => examples[j] as E));
+    return batches;
+  };
+}
+
+export async function trainSft({
+  config,
+  model,
+  train,
+  evalSet,
+  resume,
+}: {
+  config: SftConfig;
+  model: CausalLM;
+  train: LmExample[];
+  evalSet?: LmExample[];
+  resume?: string;
+}) {
+  if (train.length === 0) throw new Error("sft: the training set is empty");
+  const batches = Math.ceil(train.length / config.per_device_train_batch_size);
+  const core = new TrainerCore("sft", model, config, plannedSteps(config, batches));
+  if (resume) await core.resume(resume);
+  const lossFn = sftLossFn(model);
+  const toDevice = (examples: LmExample[]) => lmBatch(examples, model.padId);
+  const evaluate = evalSet?.length
+    ? async () => ({ loss: await meanLoss(model, lossFn, evalSet, config.per_device_train_batch_size, toDevice) })
+    : undefined;
+  const history = await runSupervised({
+    core,
+    lossFn,
+    epochBatches: examplesPerEpoch(train, config.per_device_train_batch_size),
+    toDevice,
+    ...(evaluate ? { evaluate } : {}),
+  });
+  return { history, core };
+}
+
+/** Mean loss over a dataset without gradients (for evaluation), one jitted forward per batch. */
+export async function meanLoss<E, B>(
+  model: CausalLM,
+  lossFn: (params: ParamTree, batch: B) => { loss: JaxArray; metrics: Record<string, JaxArray> },
+  examples: E[],
+  batchSize: number,
+  toDevice: (examples: E[]) => B,
+): Promise<number> {
+  const forward = jit((params: ParamTree, batch: B) => {
+    const { loss, metrics } = lossFn(params, batch);
+    for (const value of Object.values(metrics)) value.dispose();
+    return loss;
+  });
+  let total = 0;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const slice = examples.slice(i, i + batchSize);
+    total += (await readNumber(forward(treeRef(model.params), toDevice(slice) as never))) * slice.length;
+  }
+  forward.dispose();
+  return total / examples.length;
+}
