@@ -7,6 +7,7 @@
 const suites: Record<string, () => Promise<void>> = {
   engine: async () => (await import("./engine.js")).runEngineBench(),
   models: async () => (await import("./models.js")).runModelsBench(),
+  train: async () => (await import("./train.js")).runTrainBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
