@@ -5,24 +5,13 @@
  * same run, and the ratio Precept / PyTorch.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { BENCH_MODELS } from "./models-config.js";
+import { PYTHON, torchAvailable } from "./torch-available.js";
 
 type Result = { forwardTokensPerSecond: number; generationTokensPerSecond: Record<string, number> };
-
-const PYTHON = "/usr/bin/python3";
-
-function torchAvailable(): boolean {
-  if (!existsSync(PYTHON)) return false;
-  try {
-    execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function runModelsBench(): Promise<void> {
   const threads = availableParallelism();

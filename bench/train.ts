@@ -5,11 +5,10 @@
  * same run and the ratio Precept / PyTorch.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-
-const PYTHON = "/usr/bin/python3";
+import { PYTHON, torchAvailable } from "./torch-available.js";
 
 export async function runTrainBench(): Promise<void> {
   const threads = availableParallelism();
@@ -26,15 +25,7 @@ export async function runTrainBench(): Promise<void> {
       .pop() as string,
   );
   let torch: { torch: string; tokensPerSecond: number } | null = null;
-  let torchAvailable = existsSync(PYTHON);
-  if (torchAvailable) {
-    try {
-      execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
-    } catch {
-      torchAvailable = false;
-    }
-  }
-  if (torchAvailable) {
+  if (torchAvailable()) {
     console.log("  measuring the same SFT step in PyTorch (Debian python3-torch)...");
     torch = JSON.parse(
       execFileSync(PYTHON, [fileURLToPath(new URL("./torch_sft.py", import.meta.url)), String(threads), "8"], { encoding: "utf8" }).trim(),

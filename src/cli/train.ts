@@ -14,7 +14,9 @@ export type TrainerEntry = {
 };
 
 export function addTrainCommands(program: Command, trainers: Record<string, TrainerEntry & { schema: z.ZodObject }>): void {
-  const train = program.command("train").description("train a model: sft, rm, dpo, ppo, grpo or rloo (see `precept train <algorithm> --help`)");
+  const train = program
+    .command("train")
+    .description("train a model: sft, rm, dpo, ppo, grpo or rloo (see `precept train <algorithm> --help`)");
   for (const [name, entry] of Object.entries(trainers)) {
     const command = train
       .command(name)

@@ -97,6 +97,15 @@ export function unpaddedInput(ids: JaxArray, embed: ForwardInput["embed"] = "gat
   return { ids, positions, keyMask: np.ones([b, t], { dtype: np.bool }), querySlots: np.arange(t).astype(np.int32), embed };
 }
 
+/** A forward input over whole padded rows (no cache): every query sees the keys up to its own column. */
+export function batchInput(
+  batch: { ids: JaxArray; positions: JaxArray; keyMask: JaxArray },
+  embed: ForwardInput["embed"] = "gather",
+): ForwardInput {
+  const width = batch.ids.shape[1] as number;
+  return { ids: batch.ids, positions: batch.positions, keyMask: batch.keyMask, querySlots: np.arange(width).astype(np.int32), embed };
+}
+
 /** Input for a forward pass over a whole padded batch without a cache. */
 export function fullInput(rows: number[][], padId: number, side: "left" | "right" = "left", length?: number): ForwardInput {
   const batch = padBatch(rows, { side, padId, ...(length ? { length } : {}) });

@@ -172,6 +172,29 @@ export class TrainerCore {
     this.#bar = null;
   }
 
+  /**
+   * The next `count` items of a dataset in this epoch's shuffled order (a
+   * pure function of seed and epoch, so a resume continues the same order),
+   * advancing the data position; the epoch rolls over when the items run out.
+   */
+  takeNext<T>(items: T[], count: number): T[] {
+    const order = epochRng(this.config.seed, this.data.epoch).shuffle([...items.keys()]);
+    const start = this.data.batchInEpoch * count;
+    const picked = order.slice(start, start + count).map((i) => items[i] as T);
+    this.data =
+      start + count >= items.length
+        ? { epoch: this.data.epoch + 1, batchInEpoch: 0 }
+        : { epoch: this.data.epoch, batchInEpoch: this.data.batchInEpoch + 1 };
+    return picked;
+  }
+
+  /** The last checkpoint, and the trained model (or adapter) in `output_dir` itself. */
+  async finish(): Promise<void> {
+    await this.save();
+    if (this.model.lora) await saveAdapter(this.model, this.config.output_dir, this.model.source ?? "");
+    else await saveModel(this.model, this.config.output_dir);
+  }
+
   /** Writes `checkpoint-<step>/` atomically and prunes old ones past `save_total_limit`. */
   async save(): Promise<string> {
     const final = join(this.config.output_dir, `checkpoint-${this.step}`);
@@ -245,6 +268,11 @@ export class TrainerCore {
     this.data = state.data;
     this.extra = state.extra ?? {};
   }
+}
+
+/** The shuffled order of an epoch: seeded by (seed, epoch) only, so resuming reproduces it. */
+export function epochRng(seed: number, epoch: number): Rng {
+  return new Rng((seed * 1_000_003 + epoch * 7919) >>> 0);
 }
 
 /** Steps of the complete checkpoints in `dir`, ascending. */

@@ -8,7 +8,7 @@ import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
-import type { CausalLM } from "../models/model.js";
+import { batchInput, type CausalLM } from "../models/model.js";
 import { nextTokenLogProbs } from "../models/score.js";
 import type { DpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
@@ -43,14 +43,7 @@ function completionLogps(
   average: boolean,
   embed: "gather" | "onehot",
 ) {
-  const width = batch.ids.shape[1] as number;
-  const logprobs = nextTokenLogProbs(model, params, {
-    ids: batch.ids,
-    positions: batch.positions,
-    keyMask: batch.keyMask,
-    querySlots: np.arange(width).astype(np.int32),
-    embed,
-  });
+  const logprobs = nextTokenLogProbs(model, params, batchInput(batch, embed));
   const sums = logprobs.mul(batch.mask.ref).sum(-1);
   if (average) return sums.div(np.maximum(batch.mask.sum(-1), 1));
   batch.mask.dispose();

@@ -11,15 +11,12 @@
 import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
-import { saveModel } from "../models/io.js";
-import { saveAdapter } from "../models/lora.js";
 import { grpoAdvantages, klEstimate, rlooAdvantages } from "./advantages.js";
 import type { GrpoConfig, RlooConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
-import { type OnlineTrainerInputs, scoreResponses } from "./ppo.js";
+import { type OnlineTrainerInputs, penalizeMissingEos, scoreResponses } from "./ppo.js";
 import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
-import { epochRng } from "./supervised.js";
 
 type Kind = "grpo" | "rloo";
 
@@ -78,13 +75,8 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
   core.startProgress();
   try {
     while (core.step < core.totalSteps) {
-      const order = epochRng(config.seed, core.data.epoch).shuffle(prompts.map((_, i) => i));
-      const start = core.data.batchInEpoch * promptsPerBatch;
-      const picked = order.slice(start, start + promptsPerBatch).map((i) => prompts[i] as number[]);
-      core.data =
-        start + promptsPerBatch >= prompts.length
-          ? { epoch: core.data.epoch + 1, batchInEpoch: 0 }
-          : { epoch: core.data.epoch, batchInEpoch: core.data.batchInEpoch + 1 };
+      // Prompts of this iteration, in a per-epoch order that a resume reproduces.
+      const picked = core.takeNext(prompts, promptsPerBatch);
       // G consecutive samples of each prompt.
       const repeated = picked.flatMap((p) => Array.from({ length: groupSize }, () => p));
       const { rollout } = await sampleRollout(policy, repeated, {
@@ -97,8 +89,7 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
       const old = await scoreRolloutOnHost(policy, rollout, config.temperature);
       const reference = needsReference ? await scoreRolloutOnHost(ref, rollout, config.temperature) : null;
       let scores = await scoreResponses(reward, rollout, policy);
-      if (config.missing_eos_penalty !== null)
-        scores = scores.map((s, i) => (rollout.endedWithEos[i] ? s : s - (config.missing_eos_penalty as number)));
+      scores = penalizeMissingEos(scores, rollout, config.missing_eos_penalty);
       const mask = rollout.responseMask;
       const sequenceKl = scores.map((_, b) => {
         if (!reference) return 0;
@@ -150,9 +141,7 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
       core.log(record);
       if (config.save_steps > 0 && core.step % config.save_steps < config.num_iterations && core.step < core.totalSteps) await core.save();
     }
-    await core.save();
-    if (policy.lora) await saveAdapter(policy, config.output_dir, policy.source ?? "");
-    else await saveModel(policy, config.output_dir);
+    await core.finish();
   } finally {
     core.stopProgress();
     update.dispose();

@@ -16,8 +16,6 @@ import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engin
 import { readFloats, readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
-import { saveModel } from "../models/io.js";
-import { saveAdapter } from "../models/lora.js";
 import { type CausalLM, fullInput, scoreHead } from "../models/model.js";
 import { gae, ppoTokenRewards, whiten } from "./advantages.js";
 import type { PpoConfig } from "./configs.js";
@@ -25,7 +23,6 @@ import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
 import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
-import { epochRng } from "./supervised.js";
 
 /** A sequence score for each response; prompts and responses are token ids, texts decoded when there is a tokenizer. */
 export type RewardFunction = (batch: {
@@ -74,6 +71,11 @@ export async function scoreResponses(reward: RewardSource, rollout: Rollout, pol
     { dtype: np.int32 },
   );
   return [...(await readFloats(scoreHead(model, treeRef(model.params), input, lastIndex)))];
+}
+
+/** TRL's `missing_eos_penalty`: subtracted from the score of each response that never produced EOS. */
+export function penalizeMissingEos(scores: number[], rollout: Rollout, penalty: number | null): number[] {
+  return penalty === null ? scores : scores.map((s, i) => (rollout.endedWithEos[i] ? s : s - penalty));
 }
 
 /** Mean of `values` where `mask` is set, per row, then over rows. */
@@ -152,14 +154,8 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume }:
   core.startProgress();
   try {
     while (core.step < core.totalSteps) {
-      // 1. Prompts of this iteration, in a per-epoch order that a resume reproduces.
-      const order = epochRng(config.seed, core.data.epoch).shuffle(prompts.map((_, i) => i));
-      const start = core.data.batchInEpoch * batchSize;
-      const picked = order.slice(start, start + batchSize).map((i) => prompts[i] as number[]);
-      core.data =
-        start + batchSize >= prompts.length
-          ? { epoch: core.data.epoch + 1, batchInEpoch: 0 }
-          : { epoch: core.data.epoch, batchInEpoch: core.data.batchInEpoch + 1 };
+      // Prompts of this iteration, in a per-epoch order that a resume reproduces.
+      const picked = core.takeNext(prompts, batchSize);
       // 2. Rollout and scoring.
       const { rollout } = await sampleRollout(policy, picked, {
         maxNewTokens: config.response_length,
@@ -171,8 +167,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume }:
       const old = await scoreRolloutOnHost(policy, rollout, config.temperature);
       const reference = await scoreRolloutOnHost(ref, rollout, config.temperature);
       let scores = await scoreResponses(reward, rollout, policy);
-      if (config.missing_eos_penalty !== null)
-        scores = scores.map((s, i) => (rollout.endedWithEos[i] ? s : s - (config.missing_eos_penalty as number)));
+      scores = penalizeMissingEos(scores, rollout, config.missing_eos_penalty);
       if (config.reward_clip !== null)
         scores = scores.map((s) => Math.max(-(config.reward_clip as number), Math.min(config.reward_clip as number, s)));
       // 3–4. Rewards, advantages, returns.
@@ -249,9 +244,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume }:
       core.log(record);
       if (config.save_steps > 0 && core.step % config.save_steps < updatesPerIteration && core.step < core.totalSteps) await core.save();
     }
-    await core.save();
-    if (policy.lora) await saveAdapter(policy, config.output_dir, policy.source ?? "");
-    else await saveModel(policy, config.output_dir);
+    await core.finish();
   } finally {
     core.stopProgress();
     update.dispose();

@@ -9,7 +9,7 @@ import { readFloats } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
-import { type CausalLM, scoreHead } from "../models/model.js";
+import { batchInput, type CausalLM, scoreHead } from "../models/model.js";
 import type { RewardConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { bradleyTerryLoss } from "./losses.js";
@@ -50,20 +50,8 @@ export function pairBatch(examples: PairExample[], padId: number): PairBatch {
 
 export function rewardLossFn(model: CausalLM, centerCoef: number | null) {
   return (params: ParamTree, batch: PairBatch) => {
-    const width = batch.ids.shape[1] as number;
     const pairs = batch.margin.shape[0] as number;
-    const rewards = scoreHead(
-      model,
-      params,
-      {
-        ids: batch.ids,
-        positions: batch.positions,
-        keyMask: batch.keyMask,
-        querySlots: np.arange(width).astype(np.int32),
-        embed: "onehot",
-      },
-      batch.lastIndex,
-    );
+    const rewards = scoreHead(model, params, batchInput(batch, "onehot"), batch.lastIndex);
     const [chosen, rejected] = np.split(rewards, [pairs], 0) as [JaxArray, JaxArray];
     return bradleyTerryLoss({ chosen, rejected, margin: batch.margin, label: batch.label, centerCoef: centerCoef ?? 0 });
   };
@@ -72,15 +60,9 @@ export function rewardLossFn(model: CausalLM, centerCoef: number | null) {
 /** Scores [n] of full sequences under a reward model (jitted forward, no gradients). */
 export async function rewardScores(model: CausalLM, sequences: number[][], batchSize = 16): Promise<number[]> {
   const forward = jit((params: ParamTree, batch: PairBatch) => {
-    const width = batch.ids.shape[1] as number;
     batch.margin.dispose();
     batch.label.dispose();
-    return scoreHead(
-      model,
-      params,
-      { ids: batch.ids, positions: batch.positions, keyMask: batch.keyMask, querySlots: np.arange(width).astype(np.int32) },
-      batch.lastIndex,
-    );
+    return scoreHead(model, params, batchInput(batch), batch.lastIndex);
   });
   const out: number[] = [];
   for (let i = 0; i < sequences.length; i += batchSize) {

@@ -12,7 +12,7 @@ import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { type Generation, generateTokens } from "../models/generate.js";
-import { type CausalLM, hiddenStates, type ModelParts } from "../models/model.js";
+import { batchInput, type CausalLM, hiddenStates, type ModelParts } from "../models/model.js";
 
 /** The given rows of a row-major [B, cols] array, in that order. */
 export function pickRows<T extends Int32Array | Uint8Array | Float32Array>(data: T, rows: number[], cols: number): T {
@@ -125,7 +125,7 @@ export function scoreTokens(
   const valueHead = (params.v_head as ParamTree | undefined)?.summary as ParamTree | undefined;
   const vWeight = valueHead ? (valueHead.weight as JaxArray).ref : null;
   const vBias = valueHead ? (valueHead.bias as JaxArray).ref : null;
-  const { hidden } = hiddenStates(model, params, { ...input, querySlots: np.arange(width).astype(np.int32) });
+  const { hidden } = hiddenStates(model, params, batchInput(input));
   const used = hidden.slice([], [0, width - 1]);
   const logits = np.matmul(used.ref, np.transpose(head)).mul(1 / Math.max(temperature, 1e-7));
   const logProbsAll = nn.logSoftmax(logits, -1);

@@ -6,7 +6,7 @@ import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
-import type { CausalLM } from "../models/model.js";
+import { batchInput, type CausalLM } from "../models/model.js";
 import { nextTokenLogProbs } from "../models/score.js";
 import type { SftConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
@@ -35,14 +35,7 @@ export function lmBatch(examples: LmExample[], padId: number): LmBatch {
 
 export function sftLossFn(model: CausalLM) {
   return (params: ParamTree, batch: LmBatch) => {
-    const width = batch.ids.shape[1] as number;
-    const logprobs = nextTokenLogProbs(model, params, {
-      ids: batch.ids,
-      positions: batch.positions,
-      keyMask: batch.keyMask,
-      querySlots: np.arange(width).astype(np.int32),
-      embed: "onehot",
-    });
+    const logprobs = nextTokenLogProbs(model, params, batchInput(batch, "onehot"));
     const tokens = batch.mask.ref.sum();
     const { loss } = sftLoss(logprobs, batch.mask);
     return { loss, metrics: { num_tokens: tokens } };

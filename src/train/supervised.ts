@@ -10,11 +10,9 @@
  */
 import { type Array as JaxArray, jit, valueAndGrad } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
-import { Rng } from "../engine/rng.js";
+import type { Rng } from "../engine/rng.js";
 import { flattenNamed, mapTree, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
-import { saveModel } from "../models/io.js";
-import { saveAdapter } from "../models/lora.js";
-import type { TrainerCore } from "./core.js";
+import { epochRng, type TrainerCore } from "./core.js";
 
 export type LossOutput = { loss: JaxArray; metrics: Record<string, JaxArray> };
 /** A loss over the full parameter tree and one device batch; consumes both. */
@@ -35,11 +33,6 @@ export type SupervisedLoop<H, B> = {
 export function plannedSteps(config: TrainerCore["config"], batchesPerEpoch: number): number {
   if (config.max_steps > 0) return config.max_steps;
   return Math.max(1, Math.ceil((config.num_train_epochs * batchesPerEpoch) / config.gradient_accumulation_steps));
-}
-
-/** The shuffled order of an epoch: seeded by (seed, epoch) only, so resuming reproduces it. */
-export function epochRng(seed: number, epoch: number): Rng {
-  return new Rng((seed * 1_000_003 + epoch * 7919) >>> 0);
 }
 
 export async function runSupervised<H, B>({
@@ -115,9 +108,7 @@ export async function runSupervised<H, B>({
       if (config.save_steps > 0 && core.step % config.save_steps === 0 && core.step < core.totalSteps) await core.save();
     }
     if (evaluate) await logEval(core, evaluate);
-    await core.save();
-    if (core.model.lora) await saveAdapter(core.model, config.output_dir, core.model.source ?? "");
-    else await saveModel(core.model, config.output_dir);
+    await core.finish();
   } finally {
     core.stopProgress();
     step.dispose();
