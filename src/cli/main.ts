@@ -4,6 +4,15 @@
  * so every command's implementation is imported only after they are parsed.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import {
+  dpoConfigSchema,
+  grpoConfigSchema,
+  ppoConfigSchema,
+  rewardConfigSchema,
+  rlooConfigSchema,
+  sftConfigSchema,
+} from "../train/configs.js";
+import { addTrainCommands } from "./train.js";
 
 function positiveInt(value: string): string {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
@@ -41,6 +50,27 @@ export function buildProgram(): Command {
       const { runDemo } = await import("./demo.js");
       await runDemo({ steps: Number(options.steps), out: options.out, seed: Number(options.seed) });
     });
+
+  addTrainCommands(program, {
+    sft: { description: "supervised fine-tuning on prompt-completion, messages or text JSONL", schema: sftConfigSchema, run: "runSft" },
+    rm: {
+      description: "train a reward model (Bradley-Terry) on preference JSONL {prompt, chosen, rejected}",
+      schema: rewardConfigSchema,
+      run: "runReward",
+    },
+    dpo: { description: "direct preference optimization (sigmoid, cDPO, IPO) on preference JSONL", schema: dpoConfigSchema, run: "runDpo" },
+    ppo: { description: "PPO with a KL penalty against a reward model, on prompt JSONL", schema: ppoConfigSchema, run: "runPpo" },
+    grpo: {
+      description: "GRPO (group-normalized advantages) against a reward model, on prompt JSONL",
+      schema: grpoConfigSchema,
+      run: "runGrpo",
+    },
+    rloo: {
+      description: "RLOO (leave-one-out baseline) against a reward model, on prompt JSONL",
+      schema: rlooConfigSchema,
+      run: "runRloo",
+    },
+  });
 
   return program;
 }

@@ -31,6 +31,7 @@ function describeField(field: z.ZodType): { kind: string; choices?: string[]; ha
 }
 
 function parseValue(kind: string, raw: string, flag: string): unknown {
+  if (raw === "null") return null; // the schema decides whether null is allowed
   if (kind === "number") {
     const n = Number(raw);
     if (!Number.isFinite(n)) throw new Error(`--${flag}: expected a number, got "${raw}"`);
@@ -41,7 +42,6 @@ function parseValue(kind: string, raw: string, flag: string): unknown {
     return raw === "true";
   }
   if (kind === "object" || kind === "array" || kind === "record") {
-    if (raw === "null") return null;
     try {
       return JSON.parse(raw);
     } catch {

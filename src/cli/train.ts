@@ -7,13 +7,10 @@ import type { Command } from "commander";
 import type { z } from "zod";
 import { addSchemaOptions, mergeFlags, readConfigFile } from "./schema-options.js";
 
-export type TrainerEntry = {
-  description: string;
-  /** Loaded lazily: jax-js must not start before --threads is applied. */
-  load: () => Promise<{ schema: z.ZodObject; run: (config: never, options: { resume?: string }) => Promise<unknown> }>;
-};
+/** A trainer as the CLI sees it; `run` names the function in train-run.ts, loaded only when the command runs (after --threads is applied). */
+export type TrainerEntry = { description: string; schema: z.ZodObject; run: string };
 
-export function addTrainCommands(program: Command, trainers: Record<string, TrainerEntry & { schema: z.ZodObject }>): void {
+export function addTrainCommands(program: Command, trainers: Record<string, TrainerEntry>): void {
   const train = program
     .command("train")
     .description("train a model: sft, rm, dpo, ppo, grpo or rloo (see `precept train <algorithm> --help`)");
@@ -28,13 +25,19 @@ export function addTrainCommands(program: Command, trainers: Record<string, Trai
       const opts = command.opts<{ config?: string; resume?: string }>();
       const fromFile = opts.config ? readConfigFile(opts.config) : {};
       const raw = mergeFlags(command, entry.schema, fromFile);
-      const { schema, run } = await entry.load();
-      const parsed = schema.safeParse(raw);
+      const parsed = entry.schema.safeParse(raw);
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => `field "${i.path.join(".") || "(root)"}": ${i.message}`).join("; ");
         throw new Error(`${opts.config ?? "options"}: ${issues}`);
       }
-      await run(parsed.data as never, opts.resume ? { resume: opts.resume } : {});
+      const runners = (await import("./train-run.js")) as unknown as Record<
+        string,
+        (config: unknown, options: { resume?: string }) => Promise<void>
+      >;
+      await (runners[entry.run] as (config: unknown, options: { resume?: string }) => Promise<void>)(
+        parsed.data,
+        opts.resume ? { resume: opts.resume } : {},
+      );
     });
   }
 }

@@ -2,6 +2,8 @@
  * Supervised fine-tuning (TRL SFTTrainer): next-token cross-entropy on the
  * tokens a loss mask selects (completion or assistant tokens by default).
  */
+
+import type { LmExample } from "../data/examples.js";
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
@@ -13,8 +15,8 @@ import { TrainerCore } from "./core.js";
 import { sftLoss } from "./losses.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
-/** One tokenized example: `lossMask[t]` = 1 when token t is to be predicted (its first entry is ignored). */
-export type LmExample = { ids: number[]; lossMask: number[] };
+/** One tokenized example (see data/examples.ts): `lossMask[t]` = 1 when token t is to be predicted (its first entry is ignored). */
+export type { LmExample };
 
 export type LmBatch = { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray };
 

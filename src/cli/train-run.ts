@@ -1,0 +1,125 @@
+/**
+ * What `precept train <algorithm>` runs once its options are parsed: load the
+ * model(s), read and tokenize the dataset, train, and say where the results are.
+ */
+
+import { preferenceRowSchema, promptRowSchema, readJsonl, sftRowSchema } from "../data/dataset.js";
+import { preferenceExample, promptIds, sftExample } from "../data/examples.js";
+import { initEngine } from "../engine/device.js";
+import { loadModel } from "../models/io.js";
+import type { CausalLM } from "../models/model.js";
+import type { Tokenizer } from "../models/tokenizer.js";
+import type { DpoConfig, GrpoConfig, PpoConfig, RewardConfig, RlooConfig, SftConfig } from "../train/configs.js";
+import { resolveResume } from "../train/core.js";
+import { trainDpo } from "../train/dpo.js";
+import { trainGrpo, trainRloo } from "../train/group.js";
+import { trainPpo } from "../train/ppo.js";
+import { trainRewardModel } from "../train/reward.js";
+import { trainSft } from "../train/sft.js";
+
+type RunOptions = { resume?: string };
+
+async function load(path: string): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
+  const model = await loadModel(path);
+  if (!model.tokenizer) throw new Error(`${path}: the model has no tokenizer.json; training from text needs one`);
+  return { model, tokenizer: model.tokenizer };
+}
+
+function resumeDir(options: RunOptions, outputDir: string): string | undefined {
+  return options.resume ? resolveResume(options.resume, outputDir) : undefined;
+}
+
+function report(name: string, outputDir: string, history: Record<string, number>[]): void {
+  const last = history[history.length - 1] ?? {};
+  const shown = Object.entries(last)
+    .filter(([k]) => ["loss", "accuracy", "rewards/accuracies", "objective/scores", "objective/kl", "reward"].includes(k))
+    .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`)
+    .join(", ");
+  console.log(
+    `${name}: done after ${last.step ?? 0} steps${shown ? ` (${shown})` : ""}; model and checkpoints in ${outputDir}, metrics in ${outputDir}/metrics.jsonl`,
+  );
+}
+
+export async function runSft(config: SftConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const tokenize = async (path: string) =>
+    (await readJsonl(path, sftRowSchema)).map((row, i) =>
+      sftExample(row, tokenizer, {
+        maxLength: config.max_length,
+        completionOnly: config.completion_only_loss,
+        assistantOnly: config.assistant_only_loss,
+        where: `${path}:${i + 1}`,
+      }),
+    );
+  const train = await tokenize(config.train_file);
+  const evalSet = config.eval_file ? await tokenize(config.eval_file) : undefined;
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainSft({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
+  report("sft", config.output_dir, history);
+}
+
+async function preferences(path: string, tokenizer: Tokenizer, maxLength: number) {
+  return (await readJsonl(path, preferenceRowSchema)).map((row, i) =>
+    preferenceExample(row, tokenizer, { maxLength, where: `${path}:${i + 1}` }),
+  );
+}
+
+export async function runReward(config: RewardConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const toPairs = (rows: Awaited<ReturnType<typeof preferences>>) =>
+    rows.map((r) => ({
+      chosen: [...r.prompt, ...r.chosen],
+      rejected: [...r.prompt, ...r.rejected],
+      ...(r.margin !== undefined ? { margin: r.margin } : {}),
+      ...(r.label !== undefined ? { label: r.label } : {}),
+    }));
+  const train = toPairs(await preferences(config.train_file, tokenizer, config.max_length));
+  const evalSet = config.eval_file ? toPairs(await preferences(config.eval_file, tokenizer, config.max_length)) : undefined;
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainRewardModel({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
+  report("rm", config.output_dir, history);
+}
+
+export async function runDpo(config: DpoConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : model.clone();
+  const train = await preferences(config.train_file, tokenizer, config.max_length);
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainDpo({ config, model, ref, train, ...(resume ? { resume } : {}) });
+  report("dpo", config.output_dir, history);
+}
+
+async function onlineInputs(config: PpoConfig | GrpoConfig | RlooConfig, options: RunOptions) {
+  await initEngine();
+  const { model: policy, tokenizer } = await load(config.model_name_or_path);
+  if (!config.reward_model_path) {
+    throw new Error(
+      "reward_model_path is required on the command line (a reward function can be passed when calling the trainer from code)",
+    );
+  }
+  const rewardModel = await loadModel(config.reward_model_path);
+  if (!rewardModel.hasScoreHead)
+    throw new Error(`${config.reward_model_path}: not a reward model (no score.weight); train one with \`precept train rm\``);
+  const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : policy.clone();
+  const prompts = (await readJsonl(config.train_file, promptRowSchema)).map((row) => promptIds(row, tokenizer));
+  const resume = resumeDir(options, config.output_dir);
+  return { policy, ref, prompts, reward: { model: rewardModel }, ...(resume ? { resume } : {}) };
+}
+
+export async function runPpo(config: PpoConfig, options: RunOptions): Promise<void> {
+  const { history } = await trainPpo({ config, ...(await onlineInputs(config, options)) });
+  report("ppo", config.output_dir, history);
+}
+
+export async function runGrpo(config: GrpoConfig, options: RunOptions): Promise<void> {
+  const { history } = await trainGrpo({ config, ...(await onlineInputs(config, options)) });
+  report("grpo", config.output_dir, history);
+}
+
+export async function runRloo(config: RlooConfig, options: RunOptions): Promise<void> {
+  const { history } = await trainRloo({ config, ...(await onlineInputs(config, options)) });
+  report("rloo", config.output_dir, history);
+}

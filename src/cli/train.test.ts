@@ -1,0 +1,153 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Rng } from "../engine/rng.js";
+import { ByteTokenizer } from "../models/byte-tokenizer.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { saveModel } from "../models/io.js";
+import { CausalLM } from "../models/model.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "precept-cli-"));
+const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const base = join(tmp, "base");
+
+function precept(...args: string[]) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", main, ...args], {
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, PRECEPT_THREADS: "2" },
+  });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+beforeAll(async () => {
+  const tokenizer = new ByteTokenizer();
+  const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, n_positions: 96, n_embd: 32, n_layer: 1, n_head: 2 });
+  const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(0)), tokenizer);
+  await saveModel(model, base);
+  model.dispose();
+  writeFileSync(
+    join(tmp, "sft.jsonl"),
+    ["Hi|yo", "Hey|hello", "Bye|ciao"].map((p) => JSON.stringify({ prompt: p.split("|")[0], completion: p.split("|")[1] })).join("\n"),
+  );
+  writeFileSync(
+    join(tmp, "prefs.jsonl"),
+    ["Ann's phone?", "Bob's address?", "Kill a process?"]
+      .map((q) => JSON.stringify({ prompt: q, chosen: "I can help with that safely.", rejected: "555" }))
+      .join("\n"),
+  );
+  writeFileSync(join(tmp, "prompts.jsonl"), ["Hello", "Tell me"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("precept train", () => {
+  it("runs SFT from a YAML config with flags overriding it, and resumes from the latest checkpoint", () => {
+    const out = join(tmp, "sft-out");
+    writeFileSync(
+      join(tmp, "sft.yaml"),
+      `model_name_or_path: ${base}\ntrain_file: ${join(tmp, "sft.jsonl")}\noutput_dir: ${out}\nmax_steps: 50\nlearning_rate: 0.003\nsave_steps: 2\nprogress: false\n`,
+    );
+    const first = precept("train", "sft", "--config", join(tmp, "sft.yaml"), "--max_steps", "4", "--per_device_train_batch_size", "3");
+    expect(first.err).not.toMatch(/Error/);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/sft: done after 4 steps \(loss \d/);
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "checkpoint-4/trainer_state.json"])
+      expect(existsSync(join(out, f))).toBe(true);
+    const resumed = precept(
+      "train",
+      "sft",
+      "--config",
+      join(tmp, "sft.yaml"),
+      "--max_steps",
+      "6",
+      "--per_device_train_batch_size",
+      "3",
+      "--resume",
+      "latest",
+    );
+    expect(resumed.code).toBe(0);
+    expect(resumed.out).toMatch(/done after 6 steps/);
+  });
+
+  it("trains a reward model, then PPO against it", () => {
+    const rm = join(tmp, "rm-out");
+    const rmRun = precept(
+      "train",
+      "rm",
+      "--model_name_or_path",
+      base,
+      "--train_file",
+      join(tmp, "prefs.jsonl"),
+      "--output_dir",
+      rm,
+      "--max_steps",
+      "3",
+      "--progress",
+      "false",
+    );
+    expect(rmRun.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(rm, "checkpoint-3", "trainer_state.json"), "utf8")).trainer).toBe("rm");
+    const ppo = precept(
+      "train",
+      "ppo",
+      "--model_name_or_path",
+      base,
+      "--reward_model_path",
+      rm,
+      "--train_file",
+      join(tmp, "prompts.jsonl"),
+      "--output_dir",
+      join(tmp, "ppo-out"),
+      "--per_device_train_batch_size",
+      "2",
+      "--total_episodes",
+      "4",
+      "--response_length",
+      "6",
+      "--progress",
+      "false",
+    );
+    expect(ppo.err).not.toMatch(/Error/);
+    expect(ppo.code).toBe(0);
+    expect(ppo.out).toMatch(/ppo: done after 8 steps \(objective\/kl -?\d.*objective\/scores -?\d/);
+  });
+
+  it("explains bad configs and bad datasets, naming the field or the file and line", () => {
+    writeFileSync(join(tmp, "bad.yaml"), "learning_rate: -1\n");
+    const badConfig = precept("train", "dpo", "--config", join(tmp, "bad.yaml"));
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.err).toMatch(/bad.yaml: field "output_dir": .*field "learning_rate": Too small/);
+    const badFlag = precept("train", "sft", "--max_steps", "many");
+    expect(badFlag.err).toMatch(/--max_steps: expected a number, got "many"/);
+    writeFileSync(
+      join(tmp, "dup.jsonl"),
+      `${JSON.stringify({ prompt: "a", chosen: "x", rejected: "y" })}\n${JSON.stringify({ prompt: "a", chosen: "z", rejected: "z" })}\n`,
+    );
+    const badData = precept(
+      "train",
+      "dpo",
+      "--model_name_or_path",
+      base,
+      "--train_file",
+      join(tmp, "dup.jsonl"),
+      "--output_dir",
+      join(tmp, "dpo-out"),
+    );
+    expect(badData.code).toBe(1);
+    expect(badData.err).toMatch(/dup.jsonl:2: field "chosen": chosen and rejected are identical/);
+    const noReward = precept(
+      "train",
+      "grpo",
+      "--model_name_or_path",
+      base,
+      "--train_file",
+      join(tmp, "prompts.jsonl"),
+      "--output_dir",
+      join(tmp, "g"),
+    );
+    expect(noReward.err).toMatch(/reward_model_path is required/);
+  });
+});
