@@ -4,7 +4,7 @@
  */
 
 import { preferenceRowSchema, promptRowSchema, readJsonl, sftRowSchema } from "../data/dataset.js";
-import { preferenceExample, promptIds, sftExample } from "../data/examples.js";
+import { packExamples, preferenceExample, promptIds, sftExample } from "../data/examples.js";
 import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import type { CausalLM } from "../models/model.js";
@@ -52,7 +52,8 @@ export async function runSft(config: SftConfig, options: RunOptions): Promise<vo
         where: `${path}:${i + 1}`,
       }),
     );
-  const train = await tokenize(config.train_file);
+  const examples = await tokenize(config.train_file);
+  const train = config.packing ? packExamples(examples, config.max_length) : examples;
   const evalSet = config.eval_file ? await tokenize(config.eval_file) : undefined;
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainSft({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { messagesRowSchema, preferenceRowSchema, promptCompletionRowSchema, promptRowSchema, readJsonl, sftRowSchema } from "./dataset.js";
-import { preferenceExample, promptIds, sftExample } from "./examples.js";
+import { packExamples, preferenceExample, promptIds, sftExample } from "./examples.js";
 
 const FIXTURES = new URL("../../test/fixtures/data/", import.meta.url).pathname;
 const file = (name: string) => `${FIXTURES}${name}`;
@@ -84,6 +84,22 @@ describe("tokenizing rows for the trainers", () => {
     );
     expect(tokenizer.decode(chat.prompt)).toBe("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     expect(tokenizer.decode(chat.chosen)).toBe("Yo<|im_end|>\n");
+  });
+
+  it("packing concatenates examples into full rows, carrying the loss masks", () => {
+    const a = sftExample({ prompt: "ab", completion: "c" }, tokenizer, { maxLength: 64 }); // a b c EOS
+    const b = sftExample({ prompt: "d", completion: "ef" }, tokenizer, { maxLength: 64 }); // d e f EOS
+    const packed = packExamples([a, b], 3);
+    expect(packed.map((r) => r.ids)).toEqual([
+      [97, 98, 99],
+      [256, 100, 101],
+      [102, 256],
+    ]);
+    expect(packed.map((r) => r.lossMask)).toEqual([
+      [0, 0, 1],
+      [1, 0, 1],
+      [1, 1],
+    ]);
   });
 
   it("prompts for online RL: plain text, or chat-templated with the generation prompt", () => {

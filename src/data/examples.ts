@@ -109,3 +109,24 @@ export function preferenceExample(
 export function promptIds(row: PromptRow, tokenizer: Tokenizer): number[] {
   return typeof row.prompt === "string" ? tokenizer.encode(row.prompt) : render(tokenizer, row.prompt, true);
 }
+
+/**
+ * Packing (TRL `packing=True`, the classic constant-length form): examples,
+ * each ending in EOS, are concatenated and cut into rows of exactly `length`
+ * tokens, so no compute goes to padding. Loss masks travel with their tokens;
+ * attention crosses example boundaries, as in TRL's ConstantLengthDataset.
+ * The tail shorter than `length` is kept as a last, shorter row.
+ */
+export function packExamples(examples: LmExample[], length: number): LmExample[] {
+  const ids: number[] = [];
+  const lossMask: number[] = [];
+  for (const example of examples) {
+    ids.push(...example.ids);
+    lossMask.push(...example.lossMask);
+  }
+  const rows: LmExample[] = [];
+  for (let start = 0; start < ids.length; start += length) {
+    rows.push({ ids: ids.slice(start, start + length), lossMask: lossMask.slice(start, start + length) });
+  }
+  return rows;
+}
