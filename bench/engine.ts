@@ -1,8 +1,7 @@
-/** `npm run bench -- engine`: matmul GFLOP/s and small-GPT training tokens/s with one thread and with all cores. */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runProbe } from "./probe.js";
 
 type Probe = {
   threads: number;
@@ -11,13 +10,7 @@ type Probe = {
 };
 
 function probe(threads: number): Probe {
-  const script = fileURLToPath(new URL("./engine-probe.ts", import.meta.url));
-  const output = execFileSync(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, PRECEPT_THREADS: String(threads) },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return JSON.parse(output.trim().split("\n").pop() as string) as Probe;
+  return runProbe<Probe>("engine-probe", threads);
 }
 
 export async function runEngineBench(): Promise<void> {

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { BENCH_MODELS } from "./models-config.js";
+import { runProbe } from "./probe.js";
 import { PYTHON, torchAvailable } from "./torch-available.js";
 
 type Result = { forwardTokensPerSecond: number; generationTokensPerSecond: Record<string, number> };
@@ -16,17 +17,8 @@ type Result = { forwardTokensPerSecond: number; generationTokensPerSecond: Recor
 export async function runModelsBench(): Promise<void> {
   const threads = availableParallelism();
   console.log(`models bench: ${cpus()[0]?.model ?? "cpu"}, ${threads} threads, Node ${process.version}`);
-  const probe = fileURLToPath(new URL("./models-probe.ts", import.meta.url));
   console.log("  measuring Precept...");
-  const precept = JSON.parse(
-    execFileSync(process.execPath, ["--import", "tsx", probe], {
-      env: { ...process.env, PRECEPT_THREADS: String(threads) },
-      encoding: "utf8",
-    })
-      .trim()
-      .split("\n")
-      .pop() as string,
-  ) as { results: Record<string, Result & { params: number }> };
+  const precept = runProbe<{ results: Record<string, Result & { params: number }> }>("models-probe", threads);
   let torch: { torch: string; results: Record<string, Result> } | null = null;
   if (torchAvailable()) {
     console.log("  measuring PyTorch (Debian python3-torch)...");

@@ -8,22 +8,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runProbe } from "./probe.js";
 import { PYTHON, torchAvailable } from "./torch-available.js";
 
 export async function runTrainBench(): Promise<void> {
   const threads = availableParallelism();
   console.log(`train bench: ${cpus()[0]?.model ?? "cpu"}, ${threads} threads, Node ${process.version}`);
   console.log("  measuring Precept (SFT, RM, DPO, PPO)...");
-  const probe = fileURLToPath(new URL("./train-probe.ts", import.meta.url));
-  const precept = JSON.parse(
-    execFileSync(process.execPath, ["--import", "tsx", probe], {
-      env: { ...process.env, PRECEPT_THREADS: String(threads) },
-      encoding: "utf8",
-    })
-      .trim()
-      .split("\n")
-      .pop() as string,
-  );
+  // biome-ignore lint/suspicious/noExplicitAny: the probe's JSON, read field by field below
+  const precept = runProbe<any>("train-probe", threads);
   let torch: { torch: string; tokensPerSecond: number } | null = null;
   if (torchAvailable()) {
     console.log("  measuring the same SFT step in PyTorch (Debian python3-torch)...");
