@@ -17,9 +17,23 @@ export async function runEngineBench(): Promise<void> {
   const all = availableParallelism();
   const counts = all > 1 ? [1, all] : [1];
   console.log(`engine bench: ${cpus()[0]?.model ?? "cpu"}, ${all} cores, Node ${process.version}; thread counts ${counts.join(" and ")}`);
-  const probes = counts.map((threads) => {
-    console.log(`  measuring with ${threads} thread(s)...`);
-    return probe(threads);
+  // Two rounds, interleaved, keeping each thread count's better round: noise on a shared machine only ever slows a run down.
+  const rounds = [0, 1].map(() =>
+    counts.map((threads) => {
+      console.log(`  measuring with ${threads} thread(s)...`);
+      return probe(threads);
+    }),
+  );
+  const probes = counts.map((_, i) => {
+    const [a, b] = rounds.map((round) => round[i] as Probe) as [Probe, Probe];
+    const better = (x: number, y: number) => Math.max(x, y);
+    return {
+      ...a,
+      matmulGflops: Object.fromEntries(
+        Object.keys(a.matmulGflops).map((n) => [n, better(a.matmulGflops[n] as number, b.matmulGflops[n] as number)]),
+      ),
+      train: a.train.tokensPerSecond >= b.train.tokensPerSecond ? a.train : b.train,
+    };
   });
   const one = probes[0] as Probe;
   const many = probes[probes.length - 1] as Probe;
