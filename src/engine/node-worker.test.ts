@@ -20,7 +20,8 @@ describe("Node Worker adapter", () => {
     expect(result.error).toBeUndefined(); // a hang would end in a spawnSync timeout error
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.parsed.threads).toBe(1); // two threads: the main thread (inline worker) and one worker thread
+    // Two engine threads: worker 0 runs small kernels inline on the main thread and large ones on its own thread; worker 1 is a thread.
+    expect(result.parsed.threads).toBe(2);
     expect(result.parsed.sum).toBe(result.parsed.expected);
   });
 

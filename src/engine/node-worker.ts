@@ -7,13 +7,12 @@
  * jax-js uses: a module script given as a `blob:` URL, `postMessage`,
  * `onmessage`, `onerror` and `terminate`.
  *
- * The first worker of the pool runs inline on the main thread (see
- * `InlineWorker`); the others are real threads. jax-js dispatches every
- * kernel to its workers and waits for all of them, so the main thread would
- * otherwise sit idle, and each dispatch would pay a cross-thread round trip
- * (about 80 µs here) even for a tiny kernel that only one worker gets. Inline,
- * small kernels cost no round trip at all and large ones still split across
- * the main thread and the other threads.
+ * The first worker of the pool runs small kernels inline on the main thread
+ * (see `InlineWorker`) and hands large ones to a thread of its own; the other
+ * workers are threads. Each dispatch to a thread costs a cross-thread round
+ * trip (about 80 µs here), which dominates the many tiny kernels of a decode
+ * step (a 3.5x slower token), while a large kernel is better split across
+ * threads that do nothing else than shared with the main thread.
  *
  * Exit handling: an idle thread must not keep the process alive, but a thread
  * that is computing must (otherwise `await x.data()` at the top level of a
@@ -102,22 +101,36 @@ export class NodeWorker {
   }
 }
 
+/** Kernel chunks of at least this many work items go to the offload thread (`PRECEPT_INLINE_MAX_WORK`). */
+const INLINE_MAX_WORK = Number(process.env.PRECEPT_INLINE_MAX_WORK ?? 65536);
+
 /**
- * The pool's first worker, run on the calling thread. It evaluates the same
- * worker script with its own `self` and `postMessage`; a message is handled in
- * a microtask, so jax-js finishes posting the other workers their chunks
- * before this one computes its own, and replies also come in a microtask, as
- * a real worker's would come later.
+ * The pool's first worker. It evaluates the same worker script on the calling
+ * thread with its own `self` and `postMessage`, and runs kernel chunks smaller
+ * than `INLINE_MAX_WORK` there; larger chunks (and only those) go to a thread
+ * of its own. An inline message is handled in a microtask, so jax-js finishes
+ * posting the other workers their chunks first, and replies also come in a
+ * microtask, as a real worker's would come later.
  */
 export class InlineWorker {
   onmessage: MessageHandler | null = null;
   onerror: ErrorHandler | null = null;
   #handle: ((data: unknown) => void) | null = null;
   #queued: unknown[] | null = [];
+  readonly #offload: NodeWorker;
+  /** Replies the offload thread owes for forwarded kernels (its reply to `init` is not passed on). */
+  #forwarded = 0;
 
   constructor(url: string | URL) {
     const blob = resolveObjectURL(String(url));
     if (!blob) throw new Error(`InlineWorker: only blob: URLs made by URL.createObjectURL are supported, got ${String(url)}`);
+    this.#offload = new NodeWorker(url);
+    this.#offload.onmessage = (event) => {
+      if (this.#forwarded === 0) return;
+      this.#forwarded--;
+      this.onmessage?.(event);
+    };
+    this.#offload.onerror = (event) => this.onerror?.(event);
     blob.text().then(
       (source) => {
         const scope: { onmessage?: (event: { data: unknown }) => void } = {};
@@ -132,6 +145,13 @@ export class InlineWorker {
   }
 
   postMessage(data: unknown): void {
+    const message = data as { type?: string; begin?: number; end?: number };
+    if (message.type === "init") this.#offload.postMessage(data);
+    if (message.type === "kernel" && (message.end ?? 0) - (message.begin ?? 0) >= INLINE_MAX_WORK) {
+      this.#forwarded++;
+      this.#offload.postMessage(data);
+      return;
+    }
     if (this.#queued) this.#queued.push(data);
     else this.#deliver(data);
   }
@@ -148,6 +168,7 @@ export class InlineWorker {
 
   terminate(): void {
     this.#handle = null;
+    this.#offload.terminate();
   }
 }
 
