@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres } from "../../test/helpers/postgres.js";
+import { openStore, type Store } from "./store.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "precept-store-"));
+let postgres: Awaited<ReturnType<typeof startPostgres>>;
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 120_000);
+afterAll(async () => {
+  await postgres?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const engines: [string, () => string][] = [
+  ["SQLite", () => join(tmp, `store-${Math.random().toString(36).slice(2)}.db`)],
+  ["PostgreSQL", () => postgres.url],
+];
+const worker = fileURLToPath(new URL("../../test/helpers/store-worker.ts", import.meta.url));
+
+function runWorker(location: string, runId: string, name: string, leaseMs: number, delayMs = 1) {
+  const child = spawn(process.execPath, ["--import", "tsx", worker, location, runId, name, String(leaseMs), String(delayMs)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const done = new Promise<{ code: number | null; signal: string | null; ids: number[]; err: string }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal, ids: out.split("\n").filter(Boolean).map(Number), err })),
+  );
+  return { child, done, completed: () => out.split("\n").filter(Boolean).length };
+}
+
+describe.each(engines)("the %s store", (_name, location) => {
+  let store: Store;
+  let where: string;
+  beforeAll(async () => {
+    where = location();
+    store = await openStore(where);
+  });
+  afterAll(async () => store.close());
+
+  it("migrates idempotently and enqueues without duplicates", async () => {
+    await store.migrate();
+    await store.migrate();
+    const run = `run-${Math.random()}`;
+    expect(
+      await store.enqueue(run, [
+        { key: "a", kind: "generate" },
+        { key: "b", kind: "generate", payload: { prompt: "hi" } },
+      ]),
+    ).toBe(2);
+    expect(
+      await store.enqueue(run, [
+        { key: "b", kind: "generate" },
+        { key: "c", kind: "critique" },
+      ]),
+    ).toBe(1);
+    const items = await store.items(run);
+    expect(items.map((i) => i.key)).toEqual(["a", "b", "c"]);
+    expect(items[1]?.payload).toEqual({ prompt: "hi" });
+    expect(await store.counts(run)).toEqual({ pending: 3, claimed: 0, done: 0, failed: 0 });
+  });
+
+  it("claims disjoint items, refuses a completion from a worker that lost its claim, and retries expired claims", async () => {
+    const run = `run-${Math.random()}`;
+    await store.enqueue(
+      run,
+      Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, kind: "x" })),
+    );
+    const a = await store.claim(run, "A", { limit: 2, leaseMs: 60_000 });
+    const b = await store.claim(run, "B", { limit: 2, leaseMs: 60_000 });
+    expect(a.map((i) => i.key)).toEqual(["k0", "k1"]);
+    expect(b.map((i) => i.key)).toEqual(["k2", "k3"]);
+    expect(await store.complete(a[0]?.id as number, "B", "wrong worker")).toBe(false);
+    expect(await store.complete(a[0]?.id as number, "A", { ok: 1 })).toBe(true);
+    expect(await store.complete(a[0]?.id as number, "A", { ok: 2 })).toBe(false); // done once
+    // A short lease that lapses: the item is claimed again by C, and A's late completion is refused.
+    const [short] = await store.claim(run, "A", { limit: 1, leaseMs: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    const [again] = await store.claim(run, "C", { limit: 1, leaseMs: 60_000 });
+    expect(again?.id).toBe(short?.id);
+    expect(again?.attempts).toBe(2);
+    expect(await store.complete(short?.id as number, "A", "late")).toBe(false);
+    expect(await store.complete(again?.id as number, "C", "on time")).toBe(true);
+    // Release: back to pending, or failed after maxAttempts.
+    expect(await store.release(b[0]?.id as number, "B", "transient")).toBe(true);
+    expect(await store.release(b[1]?.id as number, "B", "broken", 1)).toBe(true);
+    const byKey = Object.fromEntries((await store.items(run)).map((i) => [i.key, i]));
+    expect(byKey.k2?.status).toBe("pending");
+    expect(byKey.k3).toMatchObject({ status: "failed", error: "broken" });
+    expect(byKey.k0?.result).toEqual({ ok: 1 });
+  });
+
+  it("4 worker processes complete 1000 items exactly once, even when one is killed with SIGKILL mid-run", async () => {
+    for (const kill of [false, true]) {
+      const run = `run-${kill}-${Math.random()}`;
+      await store.enqueue(
+        run,
+        Array.from({ length: 1000 }, (_, i) => ({ key: `item-${i}`, kind: "work", payload: i })),
+      );
+      // In the kill run, w0 works slowly (40 ms an item), so it always dies holding claims on part of a batch.
+      const workers = ["w0", "w1", "w2", "w3"].map((name) => runWorker(where, run, name, 1500, kill && name === "w0" ? 40 : 1));
+      if (kill) {
+        const victim = workers[0] as ReturnType<typeof runWorker>;
+        const deadline = Date.now() + 60_000;
+        while (victim.completed() < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        victim.child.kill("SIGKILL");
+      }
+      const results = await Promise.all(workers.map((w) => w.done));
+      for (const [i, r] of results.entries()) {
+        if (kill && i === 0) expect(r.signal).toBe("SIGKILL");
+        else expect(r).toMatchObject({ code: 0, err: "" });
+      }
+      // Each process prints the ids whose completion the store accepted (the victim may die between the
+      // store accepting a completion and printing it, so the store is the ground truth for who did what).
+      const accepted = results.flatMap((r) => r.ids);
+      expect(new Set(accepted).size).toBe(accepted.length); // no item completed twice
+      const items = await store.items(run);
+      expect(await store.counts(run)).toEqual({ pending: 0, claimed: 0, done: 1000, failed: 0 }); // none lost
+      const doneBy = new Map(items.map((i) => [i.id, (i.result as { by: string }).by]));
+      for (const [w, r] of results.entries()) for (const id of r.ids) expect(doneBy.get(id)).toBe(`w${w}`);
+      if (!kill) expect(accepted).toHaveLength(1000);
+      if (kill) expect(items.some((i) => i.attempts > 1)).toBe(true); // the victim's claims expired and were retried
+    }
+  });
+});
+
+describe("opening a store", () => {
+  it("names the location that cannot be opened", async () => {
+    await expect(openStore(join(tmp, "no-such-dir", "x.db"))).rejects.toThrow(/cannot open the SQLite store .*no-such-dir/);
+    await expect(openStore("postgres://postgres:secret@127.0.0.1:1/precept")).rejects.toThrow(
+      /cannot connect to the PostgreSQL store postgres:\/\/postgres:\*\*\*@127.0.0.1:1\/precept/,
+    );
+  });
+});
