@@ -51,6 +51,20 @@ export function buildProgram(): Command {
       await runDemo({ steps: Number(options.steps), out: options.out, seed: Number(options.seed) });
     });
 
+  program
+    .command("serve")
+    .description("serve a local model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
+    .requiredOption("--model <dir>", "model directory, local:DIR or hf:Org/Name@revision")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", positiveInt, "8000")
+    .option("--token <token>", "require Authorization: Bearer <token> (or PRECEPT_SERVE_TOKEN)")
+    .option("--name <name>", "model name clients see (default: the directory name)")
+    .action(async (options: { model: string; host: string; port: string; token?: string; name?: string }) => {
+      const { runServe } = await import("./serve.js");
+      const token = options.token ?? process.env.PRECEPT_SERVE_TOKEN;
+      await runServe({ ...options, port: Number(options.port), ...(token ? { token } : {}) });
+    });
+
   addTrainCommands(program, {
     sft: { description: "supervised fine-tuning on prompt-completion, messages or text JSONL", schema: sftConfigSchema, run: "runSft" },
     rm: {

@@ -33,8 +33,13 @@ export const generateOptionsSchema = z.object({
   /** Strings that end a sequence; the text is cut before the first one (needs a tokenizer). */
   stop: z.array(z.string().min(1)).default([]),
   seed: z.number().int().default(0),
+  /** Also return the k most likely tokens (and log-probs) at each step, as OpenAI's `top_logprobs`. */
+  topLogprobs: z.number().int().min(0).max(20).default(0),
 });
-export type GenerateOptions = z.input<typeof generateOptionsSchema>;
+export type GenerateOptions = z.input<typeof generateOptionsSchema> & {
+  /** Called for each new token of each row as it is sampled (for streaming). */
+  onToken?: (row: number, token: number, logprob: number) => void;
+};
 
 export type Generation = {
   /** Generated token ids (EOS included when it ended the sequence). */
@@ -43,6 +48,8 @@ export type Generation = {
   text: string | null;
   /** Log-prob of each generated token (see the module comment). */
   logprobs: number[];
+  /** With `topLogprobs` k: the k most likely [token, log-prob] pairs at each step. */
+  topLogprobs?: [number, number][][];
   finishReason: "eos" | "stop" | "length";
 };
 
@@ -140,6 +147,11 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
         const result = results[b] as Generation;
         result.tokens.push(token);
         result.logprobs.push(logprob);
+        if (options.topLogprobs > 0) {
+          result.topLogprobs ??= [];
+          result.topLogprobs.push(topTokens(host.subarray(b * vocab, (b + 1) * vocab), options.topLogprobs, options.temperature));
+        }
+        input.onToken?.(b, token, logprob);
         if (eos.has(token)) {
           result.finishReason = "eos";
           done[b] = true;
@@ -199,6 +211,25 @@ export async function generate(model: CausalLM, prompts: string[], options: Gene
     prompts.map((p) => tokenizer.encode(p)),
     options,
   );
+}
+
+/** The k most likely tokens of a row of logits with their log-probs (at the sampling temperature; 1 for greedy). */
+export function topTokens(logits: Float32Array, k: number, temperature: number): [number, number][] {
+  const scale = temperature === 0 ? 1 : 1 / temperature;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp((v - max) * scale);
+  const logZ = Math.log(sum);
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (best.length < k || (logits[i] as number) > (logits[best[best.length - 1] as number] as number)) {
+      best.push(i);
+      best.sort((a, b) => (logits[b] as number) - (logits[a] as number));
+      if (best.length > k) best.pop();
+    }
+  }
+  return best.map((i) => [i, ((logits[i] as number) - max) * scale - logZ]);
 }
 
 /** Picks the next token from one row of logits. */

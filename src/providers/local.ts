@@ -1,0 +1,54 @@
+/**
+ * The in-process provider: a `CausalLM` loaded by Precept, used through the
+ * same interface as a remote server. Chat goes through the tokenizer's chat
+ * template; log-probs are exact (teacher-forced scoring).
+ */
+import { generate } from "../models/generate.js";
+import type { CausalLM } from "../models/model.js";
+import { scoreCompletions } from "../models/score.js";
+import type { ChatMessage, Completion, Provider, SamplingParams } from "./provider.js";
+
+export class LocalProvider implements Provider {
+  constructor(
+    readonly model: CausalLM,
+    readonly id = `local:${model.source ?? "model"}`,
+  ) {
+    if (!model.tokenizer) throw new Error(`${id}: a local provider needs a model with a tokenizer`);
+  }
+
+  async generate(prompts: string[], params: SamplingParams = {}): Promise<Completion[]> {
+    const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    const outputs = await generate(this.model, prompts, {
+      maxNewTokens: params.maxTokens ?? 64,
+      temperature: params.temperature ?? 1,
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      stop: params.stop ?? [],
+      seed: params.seed ?? 0,
+    });
+    return outputs.map((g, i) => ({
+      text: g.text ?? "",
+      finishReason: g.finishReason === "length" ? "length" : "stop",
+      tokenLogprobs: g.logprobs,
+      usage: { promptTokens: tokenizer.encode(prompts[i] as string).length, completionTokens: g.tokens.length },
+    }));
+  }
+
+  async chat(conversations: ChatMessage[][], params: SamplingParams = {}): Promise<Completion[]> {
+    const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    return this.generate(
+      conversations.map((messages) => tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true })),
+      params,
+    );
+  }
+
+  async logprobs(prompt: string, completions: string[]): Promise<number[]> {
+    const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    const promptIds = tokenizer.encode(prompt);
+    const scored = await scoreCompletions(
+      this.model,
+      completions.map(() => promptIds),
+      completions.map((c) => tokenizer.encode(c, { addSpecialTokens: false })),
+    );
+    return scored.map((lp) => lp.reduce((a, b) => a + b, 0));
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * One interface over every model backend Precept can call: the in-process
+ * local model, any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI,
+ * `precept serve`), and Anthropic. Pipelines (critique, revision, AI feedback)
+ * are written against this interface only.
+ */
+export type ChatMessage = { role: string; content: string };
+
+export type SamplingParams = {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  seed?: number;
+};
+
+export type Completion = {
+  text: string;
+  finishReason: "stop" | "length" | "eos" | string;
+  /** Log-prob of each generated token, when the backend returns them. */
+  tokenLogprobs?: number[];
+  usage: { promptTokens: number; completionTokens: number };
+};
+
+export interface Provider {
+  /** `local:DIR`, `openai:model`, `anthropic:model`, ... */
+  readonly id: string;
+  generate(prompts: string[], params?: SamplingParams): Promise<Completion[]>;
+  chat(conversations: ChatMessage[][], params?: SamplingParams): Promise<Completion[]>;
+  /** Summed log-prob of each completion after `prompt`; throws `NotSupportedError` where the backend cannot score. */
+  logprobs(prompt: string, completions: string[]): Promise<number[]>;
+}
+
+export class NotSupportedError extends Error {
+  constructor(provider: string, what: string) {
+    super(`${what} is not supported by the provider ${provider}`);
+    this.name = "NotSupportedError";
+  }
+}
+
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status when there was a response. */
+    readonly status: number | null = null,
+    /** Whether trying again may succeed (429, 5xx, network, timeout). */
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = "ProviderError";
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * An OpenAI-compatible HTTP API over a local model (`precept serve`):
+ * `GET /v1/models`, `POST /v1/completions` and `POST /v1/chat/completions`,
+ * with `logprobs` / `top_logprobs`, `echo` (prompt log-probs, as vLLM), and
+ * streaming as server-sent events. Requests are validated (400 with the
+ * field), bodies are bounded (413), waiting requests are bounded (429), and a
+ * bearer token can be required (401). Generation runs one request at a time:
+ * the model lives in this process.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { type Generation, generateTokens } from "../models/generate.js";
+import type { CausalLM } from "../models/model.js";
+import { scoreCompletions } from "../models/score.js";
+
+const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]).optional();
+const common = {
+  model: z.string().optional(),
+  max_tokens: z.number().int().positive().max(4096).optional(),
+  temperature: z.number().min(0).max(2).default(1),
+  top_p: z.number().gt(0).max(1).optional(),
+  stop: stopSchema.nullable(),
+  seed: z.number().int().optional(),
+  stream: z.boolean().default(false),
+  n: z.literal(1).default(1),
+};
+const completionSchema = z.object({
+  ...common,
+  prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+  logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  echo: z.boolean().default(false),
+});
+const chatSchema = z.object({
+  ...common,
+  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant", "tool", "developer"]), content: z.string() })).min(1),
+  max_completion_tokens: z.number().int().positive().max(4096).optional(),
+  logprobs: z.boolean().default(false),
+  top_logprobs: z.number().int().min(0).max(20).optional(),
+});
+
+export type ServerOptions = {
+  model: CausalLM;
+  /** The model name clients see. */
+  name: string;
+  /** Require `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** Largest accepted request body in bytes. */
+  maxBodyBytes?: number;
+  /** Requests allowed to wait for the model; more get 429. */
+  maxQueue?: number;
+};
+
+function error(status: 400 | 401 | 404 | 413 | 429 | 500, message: string, param: string | null = null) {
+  const type =
+    status === 401
+      ? "authentication_error"
+      : status === 429
+        ? "rate_limit_error"
+        : status >= 500
+          ? "server_error"
+          : "invalid_request_error";
+  return Response.json({ error: { message, type, param, code: null } }, { status });
+}
+
+/** Runs generation jobs one at a time and refuses new ones past `maxQueue` waiting. */
+class Queue {
+  #tail: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
+  constructor(readonly maxQueue: number) {}
+  get full(): boolean {
+    return this.#waiting >= this.maxQueue;
+  }
+  run<T>(job: () => Promise<T>): Promise<T> {
+    this.#waiting++;
+    const result = this.#tail.then(job);
+    this.#tail = result.catch(() => {}).finally(() => this.#waiting--);
+    return result;
+  }
+}
+
+export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, maxQueue = 64 }: ServerOptions): Hono {
+  const tokenizer = model.tokenizer;
+  if (!tokenizer) throw new Error(`${name}: serving needs a model with a tokenizer`);
+  const queue = new Queue(maxQueue);
+  const app = new Hono();
+  app.onError((err) => error(500, `internal error: ${err.message}`));
+  app.notFound((c) => error(404, `no route ${c.req.method} ${c.req.path}`));
+  app.use("/v1/*", async (c, next) => {
+    if (token && c.req.header("authorization") !== `Bearer ${token}`) return error(401, "missing or wrong bearer token");
+    await next();
+  });
+  app.use("/v1/*", bodyLimit({ maxSize: maxBodyBytes, onError: () => error(413, `request body larger than ${maxBodyBytes} bytes`) }));
+
+  app.get("/v1/models", (c) => c.json({ object: "list", data: [{ id: name, object: "model", created: 0, owned_by: "precept" }] }));
+
+  async function parse<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S> | Response> {
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      return error(400, "the request body is not valid JSON");
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+      return error(400, `${issue.path.join(".") || "body"}: ${issue.message}`, issue.path.join(".") || null);
+    }
+    return parsed.data;
+  }
+
+  const stops = (stop: string | string[] | null | undefined) => (stop ? (Array.isArray(stop) ? stop : [stop]) : []);
+  const finish = (g: Generation) => (g.finishReason === "length" ? "length" : "stop");
+  const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const created = () => Math.floor(Date.now() / 1000);
+
+  app.post("/v1/completions", async (c) => {
+    const body = await parse(c.req.raw, completionSchema);
+    if (body instanceof Response) return body;
+    if (queue.full) return error(429, "the server is busy; retry later");
+    const prompts = Array.isArray(body.prompt) ? body.prompt : [body.prompt];
+    const ids = prompts.map((p) => tokenizer.encode(p));
+    if (ids.some((p) => p.length === 0)) return error(400, "prompt: must not be empty", "prompt");
+    const maxTokens = body.max_tokens ?? 16;
+    const options = {
+      maxNewTokens: maxTokens,
+      temperature: body.temperature,
+      stop: stops(body.stop),
+      seed: body.seed ?? 0,
+      topLogprobs: body.logprobs ?? 0,
+      ...(body.top_p ? { topP: body.top_p } : {}),
+    };
+    if (body.stream) {
+      return streamSSE(c, async (stream) => {
+        const responseId = id("cmpl");
+        const chunks: Promise<void>[] = [];
+        const results = await queue.run(() =>
+          generateTokens(model, ids, {
+            ...options,
+            onToken: (row, token) => {
+              chunks.push(
+                stream.writeSSE({
+                  data: JSON.stringify({
+                    id: responseId,
+                    object: "text_completion",
+                    created: created(),
+                    model: name,
+                    choices: [{ index: row, text: tokenizer.decode([token], { skipSpecialTokens: true }), finish_reason: null }],
+                  }),
+                }),
+              );
+            },
+          }),
+        );
+        await Promise.all(chunks);
+        for (const [index, g] of results.entries()) {
+          await stream.writeSSE({
+            data: JSON.stringify({
+              id: responseId,
+              object: "text_completion",
+              created: created(),
+              model: name,
+              choices: [{ index, text: "", finish_reason: finish(g) }],
+            }),
+          });
+        }
+        await stream.writeSSE({ data: "[DONE]" });
+      });
+    }
+    try {
+      const results = await queue.run(() => generateTokens(model, ids, options));
+      const echoed = body.echo && body.logprobs !== null && body.logprobs !== undefined ? await queue.run(() => promptLogprobs(ids)) : null;
+      const choices = results.map((g, index) => {
+        const text = g.text ?? "";
+        const logprobs =
+          body.logprobs === null || body.logprobs === undefined
+            ? null
+            : completionLogprobs(g, ids[index] as number[], echoed?.[index] ?? null, body.echo);
+        return { index, text: body.echo ? `${prompts[index]}${text}` : text, finish_reason: finish(g), logprobs };
+      });
+      const completionTokens = results.reduce((n, g) => n + g.tokens.length, 0);
+      const promptTokens = ids.reduce((n, p) => n + p.length, 0);
+      return c.json({
+        id: id("cmpl"),
+        object: "text_completion",
+        created: created(),
+        model: name,
+        choices,
+        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      });
+    } catch (err) {
+      return error(400, (err as Error).message);
+    }
+  });
+
+  /** Log-probs of each prompt token given the ones before it (the first has none), for `echo`. */
+  async function promptLogprobs(ids: number[][]): Promise<(number | null)[][]> {
+    const scored = await scoreCompletions(
+      model,
+      ids.map((p) => p.slice(0, 1)),
+      ids.map((p) => p.slice(1)),
+    );
+    return scored.map((lp) => [null, ...lp]);
+  }
+
+  function completionLogprobs(g: Generation, prompt: number[], promptLps: (number | null)[] | null, echo: boolean) {
+    const tokens = [...(echo ? prompt : []), ...g.tokens];
+    const logprobs = [...(echo ? (promptLps ?? prompt.map(() => null)) : []), ...g.logprobs];
+    const top = [...(echo ? prompt.map(() => null) : []), ...(g.topLogprobs ?? g.tokens.map(() => null))];
+    const strings = tokens.map((t) => tokenizer?.decode([t]) ?? "");
+    const offsets: number[] = [];
+    let offset = 0;
+    for (const s of strings) {
+      offsets.push(offset);
+      offset += s.length;
+    }
+    return {
+      tokens: strings,
+      token_logprobs: logprobs,
+      top_logprobs: top.map((entries) =>
+        entries ? Object.fromEntries(entries.map(([t, lp]) => [tokenizer?.decode([t]) ?? "", lp])) : null,
+      ),
+      text_offset: offsets,
+    };
+  }
+
+  app.post("/v1/chat/completions", async (c) => {
+    const body = await parse(c.req.raw, chatSchema);
+    if (body instanceof Response) return body;
+    if (queue.full) return error(429, "the server is busy; retry later");
+    let prompt: string;
+    try {
+      prompt = tokenizer.applyChatTemplate(body.messages, { addGenerationPrompt: true });
+    } catch (err) {
+      return error(400, `messages: ${(err as Error).message}`, "messages");
+    }
+    const options = {
+      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? 256,
+      temperature: body.temperature,
+      stop: stops(body.stop),
+      seed: body.seed ?? 0,
+      topLogprobs: body.logprobs ? (body.top_logprobs ?? 0) : 0,
+      ...(body.top_p ? { topP: body.top_p } : {}),
+    };
+    const ids = [tokenizer.encode(prompt, { addSpecialTokens: false })];
+    if (body.stream) {
+      return streamSSE(c, async (stream) => {
+        const responseId = id("chatcmpl");
+        const base = { id: responseId, object: "chat.completion.chunk", created: created(), model: name };
+        await stream.writeSSE({
+          data: JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
+        });
+        const chunks: Promise<void>[] = [];
+        const [result] = await queue.run(() =>
+          generateTokens(model, ids, {
+            ...options,
+            onToken: (_row, token) => {
+              chunks.push(
+                stream.writeSSE({
+                  data: JSON.stringify({
+                    ...base,
+                    choices: [
+                      { index: 0, delta: { content: tokenizer.decode([token], { skipSpecialTokens: true }) }, finish_reason: null },
+                    ],
+                  }),
+                }),
+              );
+            },
+          }),
+        );
+        await Promise.all(chunks);
+        await stream.writeSSE({
+          data: JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish(result as Generation) }] }),
+        });
+        await stream.writeSSE({ data: "[DONE]" });
+      });
+    }
+    const [g] = await queue.run(() => generateTokens(model, ids, options));
+    const result = g as Generation;
+    const logprobs = body.logprobs
+      ? {
+          content: result.tokens.map((t, i) => ({
+            token: tokenizer.decode([t]),
+            logprob: result.logprobs[i],
+            top_logprobs: (result.topLogprobs?.[i] ?? []).map(([alt, lp]) => ({ token: tokenizer.decode([alt]), logprob: lp })),
+          })),
+        }
+      : null;
+    const promptTokens = (ids[0] as number[]).length;
+    return c.json({
+      id: id("chatcmpl"),
+      object: "chat.completion",
+      created: created(),
+      model: name,
+      choices: [{ index: 0, message: { role: "assistant", content: result.text ?? "" }, finish_reason: finish(result), logprobs }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: result.tokens.length, total_tokens: promptTokens + result.tokens.length },
+    });
+  });
+  return app;
+}
