@@ -1,0 +1,30 @@
+/**
+ * Provider ids, as configs and the CLI spell them:
+ * - `local:DIR` or `hf:Org/Name@rev`: a model loaded into this process;
+ * - `openai:MODEL`: an OpenAI-compatible server (`OPENAI_BASE_URL`, `OPENAI_API_KEY`),
+ *   so `openai:qwen2.5` with `OPENAI_BASE_URL=http://localhost:8000/v1` talks to vLLM;
+ * - `anthropic:MODEL`: Anthropic (`ANTHROPIC_API_KEY`).
+ */
+import { loadModel } from "../models/io.js";
+import { AnthropicProvider } from "./anthropic.js";
+import type { ResponseCache } from "./http.js";
+import { LocalProvider } from "./local.js";
+import { OpenAiProvider } from "./openai.js";
+import type { Provider } from "./provider.js";
+
+export async function openProvider(id: string, options: { cache?: ResponseCache } = {}): Promise<Provider> {
+  const colon = id.indexOf(":");
+  const scheme = colon > 0 ? id.slice(0, colon) : "";
+  const rest = id.slice(colon + 1);
+  switch (scheme) {
+    case "local":
+    case "hf":
+      return new LocalProvider(await loadModel(id), id);
+    case "openai":
+      return new OpenAiProvider({ model: rest, ...options });
+    case "anthropic":
+      return new AnthropicProvider({ model: rest, ...options });
+    default:
+      throw new Error(`unknown provider id "${id}": use local:DIR, hf:Org/Name, openai:MODEL or anthropic:MODEL`);
+  }
+}
