@@ -4,7 +4,9 @@
  * `precept serve`), and Anthropic. Pipelines (critique, revision, AI feedback)
  * are written against this interface only.
  */
-export type ChatMessage = { role: string; content: string };
+import type { ChatMessage } from "../models/chat-template.js";
+
+export type { ChatMessage };
 
 export type SamplingParams = {
   maxTokens?: number;
