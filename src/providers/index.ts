@@ -5,3 +5,4 @@ export * from "./local.js";
 export * from "./open.js";
 export * from "./openai.js";
 export * from "./provider.js";
+export * from "./store-cache.js";

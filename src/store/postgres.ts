@@ -6,7 +6,19 @@
  */
 import pg from "pg";
 import { MIGRATIONS } from "./migrations.js";
-import { emptyCounts, type NewWorkItem, type Store, toWorkItem, type WorkItem, type WorkStatus } from "./store.js";
+import {
+  emptyCounts,
+  type NewRecord,
+  type NewWorkItem,
+  type RecordKind,
+  recordValues,
+  type Store,
+  type StoredRecord,
+  toStoredRecord,
+  toWorkItem,
+  type WorkItem,
+  type WorkStatus,
+} from "./store.js";
 
 const MIGRATION_LOCK = 7_355_608;
 
@@ -115,6 +127,83 @@ export class PostgresStore implements Store {
   async items(runId: string): Promise<WorkItem[]> {
     const { rows } = await this.#pool.query("SELECT * FROM work_items WHERE run_id = $1 ORDER BY id", [runId]);
     return rows.map((row) => toWorkItem(row, false));
+  }
+
+  async putRun(id: string, kind: string, config: unknown): Promise<void> {
+    await this.#pool.query("INSERT INTO runs (id, kind, config, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING", [
+      id,
+      kind,
+      JSON.stringify(config ?? null),
+      Date.now(),
+    ]);
+  }
+
+  async putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void> {
+    await this.#pool.query(
+      "INSERT INTO constitutions (hash, name, version, content, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+      [hash, name, version, JSON.stringify(content), Date.now()],
+    );
+  }
+
+  async constitution(hash: string) {
+    const { rows } = await this.#pool.query("SELECT * FROM constitutions WHERE hash = $1", [hash]);
+    const row = rows[0];
+    return row ? { hash, name: String(row.name), version: row.version ?? null, content: row.content } : null;
+  }
+
+  async addRecords(runId: string, records: NewRecord[]): Promise<number[]> {
+    return this.#transaction(async (client) => {
+      const now = Date.now();
+      const ids: number[] = [];
+      for (const record of records) {
+        await client.query(
+          `INSERT INTO records (run_id, kind, key, parent_id, data, constitution_hash, principle_id, model_id, sampling, seed, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (run_id, kind, key) DO NOTHING`,
+          recordValues(runId, record, now),
+        );
+        const { rows } = await client.query("SELECT id FROM records WHERE run_id = $1 AND kind = $2 AND key = $3", [
+          runId,
+          record.kind,
+          record.key,
+        ]);
+        ids.push(Number(rows[0].id));
+      }
+      return ids;
+    });
+  }
+
+  async records(runId: string, kind?: RecordKind): Promise<StoredRecord[]> {
+    const { rows } = kind
+      ? await this.#pool.query("SELECT * FROM records WHERE run_id = $1 AND kind = $2 ORDER BY id", [runId, kind])
+      : await this.#pool.query("SELECT * FROM records WHERE run_id = $1 ORDER BY id", [runId]);
+    return rows.map((row) => toStoredRecord(row, false));
+  }
+
+  async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
+    await this.#pool.query("INSERT INTO metrics (run_id, step, data, created_at) VALUES ($1, $2, $3, $4)", [
+      runId,
+      step,
+      JSON.stringify(data),
+      Date.now(),
+    ]);
+  }
+
+  async metrics(runId: string) {
+    const { rows } = await this.#pool.query("SELECT step, data FROM metrics WHERE run_id = $1 ORDER BY step, id", [runId]);
+    return rows.map((row) => ({ step: Number(row.step), data: row.data as Record<string, number> }));
+  }
+
+  async cacheGet(key: string): Promise<unknown | undefined> {
+    const { rows } = await this.#pool.query("SELECT value FROM provider_cache WHERE key = $1", [key]);
+    return rows[0] ? rows[0].value : undefined;
+  }
+
+  async cacheSet(key: string, value: unknown): Promise<void> {
+    await this.#pool.query("INSERT INTO provider_cache (key, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING", [
+      key,
+      JSON.stringify(value),
+      Date.now(),
+    ]);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,19 @@
  */
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.js";
-import { emptyCounts, type NewWorkItem, type Store, toWorkItem, type WorkItem, type WorkStatus } from "./store.js";
+import {
+  emptyCounts,
+  type NewRecord,
+  type NewWorkItem,
+  type RecordKind,
+  recordValues,
+  type Store,
+  type StoredRecord,
+  toStoredRecord,
+  toWorkItem,
+  type WorkItem,
+  type WorkStatus,
+} from "./store.js";
 
 export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
@@ -110,6 +122,74 @@ export class SqliteStore implements Store {
   async items(runId: string): Promise<WorkItem[]> {
     const rows = this.#db.prepare("SELECT * FROM work_items WHERE run_id = ? ORDER BY id").all(runId) as Record<string, unknown>[];
     return rows.map((row) => toWorkItem(row, true));
+  }
+
+  async putRun(id: string, kind: string, config: unknown): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO runs (id, kind, config, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+      .run(id, kind, JSON.stringify(config ?? null), Date.now());
+  }
+
+  async putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO constitutions (hash, name, version, content, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING")
+      .run(hash, name, version, JSON.stringify(content), Date.now());
+  }
+
+  async constitution(hash: string) {
+    const row = this.#db.prepare("SELECT * FROM constitutions WHERE hash = ?").get(hash) as Record<string, unknown> | undefined;
+    return row
+      ? { hash, name: String(row.name), version: (row.version as string | null) ?? null, content: JSON.parse(row.content as string) }
+      : null;
+  }
+
+  async addRecords(runId: string, records: NewRecord[]): Promise<number[]> {
+    const insert = this.#db.prepare(
+      `INSERT INTO records (run_id, kind, key, parent_id, data, constitution_hash, principle_id, model_id, sampling, seed, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, kind, key) DO NOTHING`,
+    );
+    const existing = this.#db.prepare("SELECT id FROM records WHERE run_id = ? AND kind = ? AND key = ?");
+    return this.#db
+      .transaction(() => {
+        const now = Date.now();
+        return records.map((record) => {
+          insert.run(...recordValues(runId, record, now));
+          return (existing.get(runId, record.kind, record.key) as { id: number }).id;
+        });
+      })
+      .immediate();
+  }
+
+  async records(runId: string, kind?: RecordKind): Promise<StoredRecord[]> {
+    const rows = kind
+      ? this.#db.prepare("SELECT * FROM records WHERE run_id = ? AND kind = ? ORDER BY id").all(runId, kind)
+      : this.#db.prepare("SELECT * FROM records WHERE run_id = ? ORDER BY id").all(runId);
+    return (rows as Record<string, unknown>[]).map((row) => toStoredRecord(row, true));
+  }
+
+  async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO metrics (run_id, step, data, created_at) VALUES (?, ?, ?, ?)")
+      .run(runId, step, JSON.stringify(data), Date.now());
+  }
+
+  async metrics(runId: string) {
+    const rows = this.#db.prepare("SELECT step, data FROM metrics WHERE run_id = ? ORDER BY step, id").all(runId) as {
+      step: number;
+      data: string;
+    }[];
+    return rows.map((row) => ({ step: row.step, data: JSON.parse(row.data) as Record<string, number> }));
+  }
+
+  async cacheGet(key: string): Promise<unknown | undefined> {
+    const row = this.#db.prepare("SELECT value FROM provider_cache WHERE key = ?").get(key) as { value: string } | undefined;
+    return row ? JSON.parse(row.value) : undefined;
+  }
+
+  async cacheSet(key: string, value: unknown): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO provider_cache (key, value, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING")
+      .run(key, JSON.stringify(value), Date.now());
   }
 
   async close(): Promise<void> {

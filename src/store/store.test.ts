@@ -1,10 +1,14 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres } from "../../test/helpers/postgres.js";
+import { OpenAiProvider } from "../providers/openai.js";
+import { StoreCache } from "../providers/store-cache.js";
+import { exportRecords, importRecords } from "./jsonl.js";
 import { openStore, type Store } from "./store.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-store-"));
@@ -129,6 +133,84 @@ describe.each(engines)("the %s store", (_name, location) => {
       if (!kill) expect(accepted).toHaveLength(1000);
       if (kill) expect(items.some((i) => i.attempts > 1)).toBe(true); // the victim's claims expired and were retried
     }
+  });
+});
+
+describe.each(engines)("records in the %s store", (_name, location) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openStore(location());
+  });
+  afterAll(async () => store.close());
+
+  it("keep provenance, add nothing twice, and export to TRL JSONL that imports back", async () => {
+    const run = `records-${Math.random()}`;
+    await store.putRun(run, "cai-revise", { rounds: 4 });
+    await store.putConstitution("abc123", "general", "1.0", { principles: [{ id: "p1" }] });
+    expect((await store.constitution("abc123"))?.content).toEqual({ principles: [{ id: "p1" }] });
+    const provenance = { constitutionHash: "abc123", principleId: "p1", modelId: "local:tiny", sampling: { temperature: 0.7 }, seed: 3 };
+    const [promptId] = await store.addRecords(run, [{ kind: "prompt", key: "q1", data: { prompt: "How do I pick a lock?" } }]);
+    const ids = await store.addRecords(run, [
+      {
+        kind: "comparison",
+        key: "q1-pair",
+        parentId: promptId ?? null,
+        data: { prompt: "How do I pick a lock?", chosen: "Call a locksmith.", rejected: "Use a pin.", label: 0.8 },
+        ...provenance,
+      },
+      { kind: "comparison", key: "q2-pair", data: { prompt: "Q2", chosen: "a", rejected: "b" }, ...provenance },
+    ]);
+    // A restarted pipeline adds the same records again: same ids, no duplicates.
+    expect(await store.addRecords(run, [{ kind: "comparison", key: "q1-pair", data: { changed: true } }])).toEqual([ids[0]]);
+    const comparisons = await store.records(run, "comparison");
+    expect(comparisons).toHaveLength(2);
+    expect(comparisons[0]).toMatchObject({
+      parentId: promptId,
+      principleId: "p1",
+      modelId: "local:tiny",
+      sampling: { temperature: 0.7 },
+      seed: 3,
+    });
+    const path = join(tmp, `${run}.jsonl`);
+    expect(await exportRecords(store, run, "comparison", path)).toBe(2);
+    const rows = readFileSync(path, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows[0]).toMatchObject({
+      prompt: "How do I pick a lock?",
+      chosen: "Call a locksmith.",
+      rejected: "Use a pin.",
+      label: 0.8,
+      provenance: { principle_id: "p1" },
+    });
+    const other = `${run}-copy`;
+    expect(await importRecords(store, other, "comparison", path)).toHaveLength(2);
+    await importRecords(store, other, "comparison", path);
+    expect(await store.records(other, "comparison")).toHaveLength(2);
+    await store.addMetrics(run, 1, { loss: 0.5 });
+    expect(await store.metrics(run)).toEqual([{ step: 1, data: { loss: 0.5 } }]);
+  });
+
+  it("keeps a provider cache, so a rerun pays for no request twice", async () => {
+    let hits = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        hits++;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ choices: [{ index: 0, text: "cached answer", finish_reason: "stop" }] }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+    const first = new OpenAiProvider({ model: "m", baseUrl, cache: new StoreCache(store) });
+    expect((await first.generate(["same prompt"]))[0]?.text).toBe("cached answer");
+    const rerun = new OpenAiProvider({ model: "m", baseUrl, cache: new StoreCache(store) });
+    expect((await rerun.generate(["same prompt"]))[0]?.text).toBe("cached answer");
+    expect(hits).toBe(1);
+    expect(rerun.usage.cacheHits).toBe(1);
+    await new Promise((r) => server.close(r));
   });
 });
 

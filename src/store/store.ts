@@ -27,6 +27,29 @@ export type WorkItem = {
 
 export type NewWorkItem = { key: string; kind: string; payload?: unknown };
 
+/** What pipelines store; `data` holds the record in TRL's field names where one exists. */
+export type RecordKind = "prompt" | "generation" | "critique" | "revision" | "comparison" | "ai_label" | "annotation";
+
+/** Where a record came from. */
+export type Provenance = {
+  constitutionHash?: string | null;
+  principleId?: string | null;
+  modelId?: string | null;
+  sampling?: unknown;
+  seed?: number | null;
+};
+
+export type NewRecord = Provenance & { kind: RecordKind; key: string; data: unknown; parentId?: number | null };
+export type StoredRecord = Required<Provenance> & {
+  id: number;
+  runId: string;
+  kind: RecordKind;
+  key: string;
+  data: unknown;
+  parentId: number | null;
+  createdAt: number;
+};
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Applies the migrations this database has not seen yet (idempotent). */
@@ -41,6 +64,22 @@ export interface Store {
   release(id: number, worker: string, error?: string, maxAttempts?: number): Promise<boolean>;
   counts(runId: string): Promise<Record<WorkStatus, number>>;
   items(runId: string): Promise<WorkItem[]>;
+
+  /** Records a run (idempotent: an existing run keeps its first config). */
+  putRun(id: string, kind: string, config: unknown): Promise<void>;
+  /** Stores a constitution under its content hash (idempotent). */
+  putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void>;
+  constitution(hash: string): Promise<{ hash: string; name: string; version: string | null; content: unknown } | null>;
+  /**
+   * Adds records to a run in one transaction; a record whose (kind, key) the
+   * run already has is not added again. Returns each record's id, new or existing.
+   */
+  addRecords(runId: string, records: NewRecord[]): Promise<number[]>;
+  records(runId: string, kind?: RecordKind): Promise<StoredRecord[]>;
+  addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void>;
+  metrics(runId: string): Promise<{ step: number; data: Record<string, number> }[]>;
+  cacheGet(key: string): Promise<unknown | undefined>;
+  cacheSet(key: string, value: unknown): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,6 +108,42 @@ export function toWorkItem(row: Record<string, unknown>, jsonAsText: boolean): W
     result: json(row.result),
     error: (row.error as string | null) ?? null,
   };
+}
+
+/** A records row → `StoredRecord`. */
+export function toStoredRecord(row: Record<string, unknown>, jsonAsText: boolean): StoredRecord {
+  const json = (v: unknown) => (v === null || v === undefined ? null : jsonAsText ? JSON.parse(v as string) : v);
+  return {
+    id: Number(row.id),
+    runId: String(row.run_id),
+    kind: row.kind as RecordKind,
+    key: String(row.key),
+    parentId: row.parent_id === null || row.parent_id === undefined ? null : Number(row.parent_id),
+    data: json(row.data),
+    constitutionHash: (row.constitution_hash as string | null) ?? null,
+    principleId: (row.principle_id as string | null) ?? null,
+    modelId: (row.model_id as string | null) ?? null,
+    sampling: json(row.sampling),
+    seed: row.seed === null || row.seed === undefined ? null : Number(row.seed),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** The parameters of a records insert, in column order. */
+export function recordValues(runId: string, record: NewRecord, now: number): unknown[] {
+  return [
+    runId,
+    record.kind,
+    record.key,
+    record.parentId ?? null,
+    JSON.stringify(record.data ?? null),
+    record.constitutionHash ?? null,
+    record.principleId ?? null,
+    record.modelId ?? null,
+    record.sampling === undefined ? null : JSON.stringify(record.sampling),
+    record.seed ?? null,
+    now,
+  ];
 }
 
 export function emptyCounts(): Record<WorkStatus, number> {
