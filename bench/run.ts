@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<void>> = {
   engine: async () => (await import("./engine.js")).runEngineBench(),
   models: async () => (await import("./models.js")).runModelsBench(),
   train: async () => (await import("./train.js")).runTrainBench(),
+  serve: async () => (await import("./serve.js")).runServeBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
