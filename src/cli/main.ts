@@ -14,6 +14,8 @@ import {
 } from "../train/configs.js";
 import { addTrainCommands } from "./train.js";
 
+const RECORD_KINDS = ["prompt", "generation", "critique", "revision", "comparison", "ai_label", "annotation"];
+
 function positiveInt(value: string): string {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
   return value;
@@ -31,11 +33,15 @@ export function buildProgram(): Command {
     .addOption(
       new Option("--device <device>", "where arrays live").choices(["wasm", "webgpu", "cpu", "auto"]).default("wasm").env("PRECEPT_DEVICE"),
     )
+    .addOption(
+      new Option("--db <location>", "the store: a SQLite file, or postgres://user:pass@host/db").default("precept.db").env("PRECEPT_DB"),
+    )
     .showHelpAfterError("(run `precept --help` for usage)")
     .hook("preAction", (command) => {
-      const { threads, device } = command.opts<{ threads?: string; device: string }>();
+      const { threads, device, db } = command.opts<{ threads?: string; device: string; db: string }>();
       if (threads) process.env.PRECEPT_THREADS = threads;
       process.env.PRECEPT_DEVICE = device;
+      process.env.PRECEPT_DB = db;
     });
 
   program
@@ -63,6 +69,37 @@ export function buildProgram(): Command {
       const { runServe } = await import("./serve.js");
       const token = options.token ?? process.env.PRECEPT_SERVE_TOKEN;
       await runServe({ ...options, port: Number(options.port), ...(token ? { token } : {}) });
+    });
+
+  const store = program.command("store").description("look into and move data in the store (--db)");
+  store
+    .command("export")
+    .description("write a run's records of one kind as JSONL (TRL fields, plus provenance)")
+    .requiredOption("--run <id>", "run id")
+    .addOption(new Option("--kind <kind>", "record kind").choices(RECORD_KINDS).makeOptionMandatory())
+    .requiredOption("--out <file>", "JSONL file to write")
+    .option("--no-provenance", "leave out the provenance field")
+    .action(async (options: { run: string; kind: string; out: string; provenance: boolean }) => {
+      const { openStore } = await import("../store/store.js");
+      const { exportRecords } = await import("../store/jsonl.js");
+      const db = await openStore();
+      const n = await exportRecords(db, options.run, options.kind as never, options.out, { provenance: options.provenance });
+      await db.close();
+      console.log(`wrote ${n} ${options.kind} record(s) of run ${options.run} to ${options.out}`);
+    });
+  store
+    .command("import")
+    .description("read JSONL rows into a run as records of one kind (a row already there is not added again)")
+    .requiredOption("--run <id>", "run id")
+    .addOption(new Option("--kind <kind>", "record kind").choices(RECORD_KINDS).makeOptionMandatory())
+    .requiredOption("--in <file>", "JSONL file to read")
+    .action(async (options: { run: string; kind: string; in: string }) => {
+      const { openStore } = await import("../store/store.js");
+      const { importRecords } = await import("../store/jsonl.js");
+      const db = await openStore();
+      const ids = await importRecords(db, options.run, options.kind as never, options.in);
+      await db.close();
+      console.log(`stored ${ids.length} ${options.kind} record(s) in run ${options.run}`);
     });
 
   addTrainCommands(program, {

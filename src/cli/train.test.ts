@@ -151,3 +151,22 @@ describe("precept train", () => {
     expect(noReward.err).toMatch(/reward_model_path is required/);
   });
 });
+
+describe("precept store", () => {
+  it("imports JSONL rows once and exports them back with provenance", () => {
+    const db = join(tmp, "cli-store.db");
+    writeFileSync(join(tmp, "rows.jsonl"), `${JSON.stringify({ prompt: "p", chosen: "a", rejected: "b", label: 0.7 })}\n`);
+    expect(precept("--db", db, "store", "import", "--run", "r1", "--kind", "ai_label", "--in", join(tmp, "rows.jsonl")).out).toMatch(
+      /stored 1 ai_label/,
+    );
+    precept("--db", db, "store", "import", "--run", "r1", "--kind", "ai_label", "--in", join(tmp, "rows.jsonl"));
+    const exported = precept("--db", db, "store", "export", "--run", "r1", "--kind", "ai_label", "--out", join(tmp, "out.jsonl"));
+    expect(exported.out).toMatch(/wrote 1 ai_label record\(s\)/);
+    const [row] = readFileSync(join(tmp, "out.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(row).toMatchObject({ prompt: "p", chosen: "a", rejected: "b", label: 0.7, provenance: { seed: null } });
+    expect(precept("store", "export", "--run", "r1", "--kind", "bogus", "--out", "x").err).toMatch(/argument 'bogus' is invalid/);
+  });
+});

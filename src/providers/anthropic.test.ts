@@ -36,7 +36,12 @@ async function messagesServer() {
 describe("the Anthropic provider", () => {
   it("sends the system prompt apart, the key and API version as headers, and reads text blocks and usage", async () => {
     const server = await messagesServer();
-    const provider = new AnthropicProvider({ model: "claude-test", baseUrl: server.url, apiKey: "k" });
+    const provider = new AnthropicProvider({
+      model: "claude-test",
+      baseUrl: server.url,
+      apiKey: "k",
+      pricing: { inputPerMTok: 3, outputPerMTok: 15 },
+    });
     const [reply] = await provider.chat(
       [
         [
@@ -56,6 +61,7 @@ describe("the Anthropic provider", () => {
     });
     expect(server.seen[0]?.headers).toMatchObject({ "x-api-key": "k", "anthropic-version": "2023-06-01" });
     expect(provider.usage).toMatchObject({ promptTokens: 11, completionTokens: 2 });
+    expect(provider.usage.costUsd).toBeCloseTo((11 * 3 + 2 * 15) / 1e6, 12);
     await expect(provider.logprobs()).rejects.toThrow(NotSupportedError);
     await server.close();
   });

@@ -5,19 +5,26 @@
  * `logprobs` is not supported (AI feedback then uses a provider that has them,
  * or the chain-of-thought mode).
  */
-import { HttpClient, type HttpOptions, type Usage } from "./http.js";
+import { countTokens, HttpClient, type HttpOptions, type Pricing, type Usage } from "./http.js";
 import { type ChatMessage, type Completion, NotSupportedError, type Provider, ProviderError, type SamplingParams } from "./provider.js";
 
-export type AnthropicOptions = Omit<HttpOptions, "baseUrl" | "headers"> & { model: string; baseUrl?: string; apiKey?: string };
+export type AnthropicOptions = Omit<HttpOptions, "baseUrl" | "headers"> & {
+  model: string;
+  baseUrl?: string;
+  apiKey?: string;
+  pricing?: Pricing;
+};
 
 export class AnthropicProvider implements Provider {
   readonly id: string;
   readonly #http: HttpClient;
   readonly #model: string;
+  readonly #pricing: Pricing | undefined;
 
   constructor(options: AnthropicOptions) {
     this.id = `anthropic:${options.model}`;
     this.#model = options.model;
+    this.#pricing = options.pricing;
     const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
     this.#http = new HttpClient({
       ...options,
@@ -53,10 +60,8 @@ export class AnthropicProvider implements Provider {
         const blocks = reply.content as { type: string; text?: string }[] | undefined;
         if (!Array.isArray(blocks)) throw new ProviderError(`${this.id}: the reply has no content blocks`, null, false);
         const usage = reply.usage as { input_tokens?: number; output_tokens?: number } | undefined;
-        if (this.#http.usage.cacheHits === before) {
-          this.#http.usage.promptTokens += usage?.input_tokens ?? 0;
-          this.#http.usage.completionTokens += usage?.output_tokens ?? 0;
-        }
+        if (this.#http.usage.cacheHits === before)
+          countTokens(this.#http.usage, usage?.input_tokens ?? 0, usage?.output_tokens ?? 0, this.#pricing);
         return {
           text: blocks
             .filter((b) => b.type === "text")

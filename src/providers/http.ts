@@ -47,7 +47,24 @@ export class MemoryCache implements ResponseCache {
   }
 }
 
-export type Usage = { requests: number; attempts: number; cacheHits: number; promptTokens: number; completionTokens: number };
+export type Usage = {
+  requests: number;
+  attempts: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+};
+
+/** Prices in USD per million tokens, for cost accounting. */
+export type Pricing = { inputPerMTok: number; outputPerMTok: number };
+
+/** Adds a reply's token counts (and their cost) to `usage`. */
+export function countTokens(usage: Usage, promptTokens: number, completionTokens: number, pricing?: Pricing): void {
+  usage.promptTokens += promptTokens;
+  usage.completionTokens += completionTokens;
+  if (pricing) usage.costUsd += (promptTokens * pricing.inputPerMTok + completionTokens * pricing.outputPerMTok) / 1e6;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -71,7 +88,7 @@ class RetryAfter extends ProviderError {
 }
 
 export class HttpClient {
-  readonly usage: Usage = { requests: 0, attempts: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  readonly usage: Usage = { requests: 0, attempts: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
   readonly #options: Required<HttpOptions>;
   #active = 0;
   readonly #waiting: (() => void)[] = [];

@@ -4,7 +4,7 @@
  * from `OPENAI_BASE_URL` / `OPENAI_API_KEY`; retries, timeouts, the cache and
  * concurrency are `HttpClient`'s.
  */
-import { HttpClient, type HttpOptions, parseJson, type Usage } from "./http.js";
+import { countTokens, HttpClient, type HttpOptions, type Pricing, parseJson, type Usage } from "./http.js";
 import { type ChatMessage, type Completion, NotSupportedError, type Provider, ProviderError, type SamplingParams } from "./provider.js";
 
 export { MemoryCache, retryAfterMs } from "./http.js";
@@ -15,6 +15,8 @@ export type OpenAiOptions = Omit<HttpOptions, "baseUrl" | "headers"> & {
   apiKey?: string;
   /** Use streaming (server-sent events) for completions. */
   stream?: boolean;
+  /** Prices for `usage.costUsd`. */
+  pricing?: Pricing;
 };
 
 export class OpenAiProvider implements Provider {
@@ -22,11 +24,13 @@ export class OpenAiProvider implements Provider {
   readonly #http: HttpClient;
   readonly #model: string;
   readonly #stream: boolean;
+  readonly #pricing: Pricing | undefined;
 
   constructor(options: OpenAiOptions) {
     this.id = `openai:${options.model}`;
     this.#model = options.model;
     this.#stream = options.stream ?? false;
+    this.#pricing = options.pricing;
     const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
     this.#http = new HttpClient({
       ...options,
@@ -45,8 +49,7 @@ export class OpenAiProvider implements Provider {
     const reply = await this.#http.post(path, body, assembleStream);
     if (this.#http.usage.cacheHits === before) {
       const usage = reply.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined;
-      this.#http.usage.promptTokens += usage?.prompt_tokens ?? 0;
-      this.#http.usage.completionTokens += usage?.completion_tokens ?? 0;
+      countTokens(this.#http.usage, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, this.#pricing);
     }
     return reply;
   }
