@@ -9,6 +9,7 @@ import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { loadModel, saveModel } from "../models/io.js";
 import { CausalLM } from "../models/model.js";
+import { createOpenAiApp } from "../server/openai.js";
 import { LocalProvider } from "./local.js";
 import { MemoryCache, OpenAiProvider, retryAfterMs } from "./openai.js";
 import { NotSupportedError } from "./provider.js";
@@ -97,6 +98,21 @@ describe("the HTTP provider against precept serve (a real socket)", () => {
     expect((await fetch(`${secured}/models`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${secured}/models`, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
     expect((await fetch(`${base()}/nothing`)).status).toBe(404);
+  });
+});
+
+describe("precept serve under load", () => {
+  it("answers 429 when more requests wait than its queue allows", async () => {
+    const app = createOpenAiApp({ model: local.model, name: "tiny", maxQueue: 1 });
+    const send = () =>
+      app.request("/v1/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "Hello", max_tokens: 4 }),
+      });
+    const statuses = (await Promise.all([send(), send(), send()])).map((r) => r.status);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    expect(statuses).toContain(429);
   });
 });
 
