@@ -6,3 +6,4 @@ export * from "./engine/index.js";
 export * from "./models/index.js";
 export * from "./providers/index.js";
 export * from "./store/index.js";
+export * from "./constitution/index.js";

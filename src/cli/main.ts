@@ -71,6 +71,35 @@ export function buildProgram(): Command {
       await runServe({ ...options, port: Number(options.port), ...(token ? { token } : {}) });
     });
 
+  const constitution = program.command("constitution").description("check, read and compare constitutions (YAML or JSON)");
+  constitution
+    .command("lint")
+    .description("validate constitution files; errors name the file, line and field")
+    .argument("<files...>", "constitution files")
+    .action(async (files: string[]) => (await import("./constitution.js")).lint(files));
+  constitution
+    .command("show")
+    .description("print a constitution's principles, version and content hash")
+    .argument("<file>", "constitution file")
+    .action(async (file: string) => (await import("./constitution.js")).show(file));
+  constitution
+    .command("diff")
+    .description("which principles were added, removed or changed, and (with --records) how many stored records used the changed ones")
+    .argument("<a>", "the old constitution")
+    .argument("<b>", "the new constitution")
+    .option("--records", "count affected records in the store (--db)", false)
+    .action(async (a: string, b: string, options: { records: boolean }) => (await import("./constitution.js")).diff(a, b, options));
+  constitution
+    .command("import")
+    .description("convert Anthropic's published JSON shapes (critique/revision instructions, multiple-choice principles) to a constitution")
+    .option("--critique-revision <file>", "JSON object of {prompt, edit_request} entries")
+    .option("--multiple-choice <file>", "JSON list of multiple-choice questions")
+    .option("--name <name>", "name of the new constitution", "imported")
+    .requiredOption("--out <file>", "YAML file to write")
+    .action(async (options: { critiqueRevision?: string; multipleChoice?: string; name: string; out: string }) =>
+      (await import("./constitution.js")).importFiles(options),
+    );
+
   const store = program.command("store").description("look into and move data in the store (--db)");
   store
     .command("export")
@@ -125,6 +154,12 @@ export function buildProgram(): Command {
 
   return program;
 }
+
+// Output piped into `head` and the like: stop quietly when the reader goes away.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 buildProgram()
   .parseAsync(process.argv)

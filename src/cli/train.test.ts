@@ -170,3 +170,32 @@ describe("precept store", () => {
     expect(precept("store", "export", "--run", "r1", "--kind", "bogus", "--out", "x").err).toMatch(/argument 'bogus' is invalid/);
   });
 });
+
+describe("precept constitution", () => {
+  const shipped = fileURLToPath(new URL("../../constitutions/", import.meta.url));
+  const fixtures = fileURLToPath(new URL("../../test/fixtures/constitutions/", import.meta.url));
+
+  it("lints, shows, diffs and imports constitutions", () => {
+    const lint = precept("constitution", "lint", join(shipped, "general.yaml"), join(shipped, "medical.yaml"));
+    expect(lint.code).toBe(0);
+    expect(lint.out).toMatch(/general.yaml: ok — general-harmlessness v1.0, 6 principles, hash [0-9a-f]{16}/);
+    const bad = precept("constitution", "lint", join(fixtures, "bad-field.yaml"));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/bad-field.yaml:8: field "principles.1.id"/);
+    expect(precept("constitution", "show", join(shipped, "corporate.yaml")).out).toMatch(/\[no-customer-pii\] weight 3/);
+    const imported = join(tmp, "imported.yaml");
+    const made = precept(
+      "constitution",
+      "import",
+      "--critique-revision",
+      join(fixtures, "anthropic-critique-revision.json"),
+      "--out",
+      imported,
+    );
+    expect(made.out).toMatch(/2 principles/);
+    const diff = precept("--db", join(tmp, "empty-store.db"), "constitution", "diff", join(shipped, "general.yaml"), imported, "--records");
+    expect(diff.code).toBe(0);
+    expect(diff.out).toMatch(/- no-serious-harm \(removed\): 0 stored record\(s\)/);
+    expect(diff.out).toMatch(/\+ rule0-0 \(added\)/);
+  });
+});

@@ -179,6 +179,14 @@ export class PostgresStore implements Store {
     return rows.map((row) => toStoredRecord(row, false));
   }
 
+  async principleCounts(constitutionHash: string): Promise<Record<string, number>> {
+    const { rows } = await this.#pool.query(
+      "SELECT principle_id, COUNT(*) AS n FROM records WHERE constitution_hash = $1 AND principle_id IS NOT NULL GROUP BY principle_id",
+      [constitutionHash],
+    );
+    return Object.fromEntries(rows.map((r) => [r.principle_id as string, Number(r.n)]));
+  }
+
   async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
     await this.#pool.query("INSERT INTO metrics (run_id, step, data, created_at) VALUES ($1, $2, $3, $4)", [
       runId,

@@ -167,6 +167,15 @@ export class SqliteStore implements Store {
     return (rows as Record<string, unknown>[]).map((row) => toStoredRecord(row, true));
   }
 
+  async principleCounts(constitutionHash: string): Promise<Record<string, number>> {
+    const rows = this.#db
+      .prepare(
+        "SELECT principle_id, COUNT(*) AS n FROM records WHERE constitution_hash = ? AND principle_id IS NOT NULL GROUP BY principle_id",
+      )
+      .all(constitutionHash) as { principle_id: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.principle_id, r.n]));
+  }
+
   async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
     this.#db
       .prepare("INSERT INTO metrics (run_id, step, data, created_at) VALUES (?, ?, ?, ?)")

@@ -76,6 +76,8 @@ export interface Store {
    */
   addRecords(runId: string, records: NewRecord[]): Promise<number[]>;
   records(runId: string, kind?: RecordKind): Promise<StoredRecord[]>;
+  /** How many records each principle of a constitution produced, over all runs. */
+  principleCounts(constitutionHash: string): Promise<Record<string, number>>;
   addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void>;
   metrics(runId: string): Promise<{ step: number; data: Record<string, number> }[]>;
   cacheGet(key: string): Promise<unknown | undefined>;
