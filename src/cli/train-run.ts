@@ -3,7 +3,7 @@
  * model(s), read and tokenize the dataset, train, and say where the results are.
  */
 
-import { preferenceRowSchema, promptRowSchema, readJsonl, sftRowSchema } from "../data/dataset.js";
+import { preferenceRowSchema, promptRowSchema, readJsonl, readJsonlLines, sftRowSchema } from "../data/dataset.js";
 import { packExamples, preferenceExample, promptIds, sftExample } from "../data/examples.js";
 import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
@@ -44,12 +44,12 @@ export async function runSft(config: SftConfig, options: RunOptions): Promise<vo
   await initEngine();
   const { model, tokenizer } = await load(config.model_name_or_path);
   const tokenize = async (path: string) =>
-    (await readJsonl(path, sftRowSchema)).map((row, i) =>
+    (await readJsonlLines(path, sftRowSchema)).map(({ row, line }) =>
       sftExample(row, tokenizer, {
         maxLength: config.max_length,
         completionOnly: config.completion_only_loss,
         assistantOnly: config.assistant_only_loss,
-        where: `${path}:${i + 1}`,
+        where: `${path}:${line}`,
       }),
     );
   const examples = await tokenize(config.train_file);
@@ -61,8 +61,8 @@ export async function runSft(config: SftConfig, options: RunOptions): Promise<vo
 }
 
 async function preferences(path: string, tokenizer: Tokenizer, maxLength: number) {
-  return (await readJsonl(path, preferenceRowSchema)).map((row, i) =>
-    preferenceExample(row, tokenizer, { maxLength, where: `${path}:${i + 1}` }),
+  return (await readJsonlLines(path, preferenceRowSchema)).map(({ row, line }) =>
+    preferenceExample(row, tokenizer, { maxLength, where: `${path}:${line}` }),
   );
 }
 

@@ -50,7 +50,12 @@ export class DatasetError extends Error {}
 
 /** Reads a JSONL file, validating each row; blank lines are skipped, an empty file is an error. */
 export async function readJsonl<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>[]> {
-  const rows: z.output<S>[] = [];
+  return (await readJsonlLines(path, schema)).map((entry) => entry.row);
+}
+
+/** Like `readJsonl`, with each row's 1-based line number (blank lines counted), for later errors that name the line. */
+export async function readJsonlLines<S extends z.ZodType>(path: string, schema: S): Promise<{ row: z.output<S>; line: number }[]> {
+  const rows: { row: z.output<S>; line: number }[] = [];
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
   let lineNumber = 0;
   try {
@@ -69,7 +74,7 @@ export async function readJsonl<S extends z.ZodType>(path: string, schema: S): P
         const field = issue.path.length > 0 ? `field "${issue.path.join(".")}": ` : "";
         throw new DatasetError(`${path}:${lineNumber}: ${field}${issue.message}`);
       }
-      rows.push(parsed.data);
+      rows.push({ row: parsed.data, line: lineNumber });
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DatasetError(`${path}: no such file`);

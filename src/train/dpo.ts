@@ -80,6 +80,9 @@ export async function trainDpo({
   resume?: string;
 }) {
   if (train.length === 0) throw new Error("dpo: the training set is empty");
+  // Column t − 1 predicts token t: an empty prompt would leave nothing to condition the first completion token on.
+  const emptyPrompt = train.findIndex((e) => e.prompt.length === 0);
+  if (emptyPrompt >= 0) throw new Error(`dpo: pair ${emptyPrompt} has an empty prompt; add a BOS token or some prompt text`);
   const average = config.loss_type === "ipo";
   const withReference = await referenceLogps(ref, train, average, config.per_device_train_batch_size);
   const batches = Math.ceil(train.length / config.per_device_train_batch_size);

@@ -63,6 +63,8 @@ export function layoutRollout(
   const width = batch.length;
   const responseMask = new Float32Array(batch.batch * (width - 1));
   const lastIndex = new Int32Array(batch.batch);
+  const empty = prompts.findIndex((p) => p.length === 0);
+  if (empty >= 0) throw new Error(`rollout: prompt ${empty} is empty; a response needs at least one conditioning token (add a BOS token)`);
   prompts.forEach((prompt, b) => {
     const length = (responses[b] as number[]).length;
     for (let j = 0; j < length; j++) responseMask[b * (width - 1) + prompt.length - 1 + j] = 1;
