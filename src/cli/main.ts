@@ -12,6 +12,7 @@ import {
   rlooConfigSchema,
   sftConfigSchema,
 } from "../train/configs.js";
+import { addCaiCommands } from "./cai-commands.js";
 import { addTrainCommands } from "./train.js";
 
 const RECORD_KINDS = ["prompt", "generation", "critique", "revision", "comparison", "ai_label", "annotation"];
@@ -151,6 +152,8 @@ export function buildProgram(): Command {
       run: "runRloo",
     },
   });
+
+  addCaiCommands(program);
 
   return program;
 }

@@ -55,33 +55,55 @@ export async function readJsonl<S extends z.ZodType>(path: string, schema: S): P
 
 /** Like `readJsonl`, with each row's 1-based line number (blank lines counted), for later errors that name the line. */
 export async function readJsonlLines<S extends z.ZodType>(path: string, schema: S): Promise<{ row: z.output<S>; line: number }[]> {
+  const { rows, errors } = await readJsonlRows(path, schema, { stopAtError: true });
+  if (errors[0]) throw new DatasetError(errors[0]);
+  if (rows.length === 0) throw new DatasetError(`${path}: no rows (the file is empty)`);
+  return rows;
+}
+
+/**
+ * Reads every valid row and names each bad one (`file:line: problem`) instead
+ * of stopping at the first, for pipelines that should process the good rows
+ * and report the rest.
+ */
+export async function readJsonlRows<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  options: { stopAtError?: boolean } = {},
+): Promise<{ rows: { row: z.output<S>; line: number }[]; errors: string[] }> {
   const rows: { row: z.output<S>; line: number }[] = [];
+  const errors: string[] = [];
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
   let lineNumber = 0;
   try {
     for await (const line of lines) {
       lineNumber++;
       if (line.trim() === "") continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (error) {
-        throw new DatasetError(`${path}:${lineNumber}: bad JSON: ${(error as Error).message}`);
-      }
-      const parsed = schema.safeParse(value);
-      if (!parsed.success) {
-        const issue = deepestIssue(parsed.error.issues);
-        const field = issue.path.length > 0 ? `field "${issue.path.join(".")}": ` : "";
-        throw new DatasetError(`${path}:${lineNumber}: ${field}${issue.message}`);
-      }
-      rows.push({ row: parsed.data, line: lineNumber });
+      const checked = checkRow(line, schema);
+      if ("error" in checked) {
+        errors.push(`${path}:${lineNumber}: ${checked.error}`);
+        if (options.stopAtError) break;
+      } else rows.push({ row: checked.row, line: lineNumber });
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DatasetError(`${path}: no such file`);
     throw error;
   }
-  if (rows.length === 0) throw new DatasetError(`${path}: no rows (the file is empty)`);
-  return rows;
+  return { rows, errors };
+}
+
+function checkRow<S extends z.ZodType>(line: string, schema: S): { row: z.output<S> } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { error: `bad JSON: ${(error as Error).message}` };
+  }
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { row: parsed.data };
+  const issue = deepestIssue(parsed.error.issues);
+  const field = issue.path.length > 0 ? `field "${issue.path.join(".")}": ` : "";
+  return { error: `${field}${issue.message}` };
 }
 
 /** For unions, the issue of the branch that got furthest says most about what is wrong. */

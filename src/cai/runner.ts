@@ -1,0 +1,115 @@
+/**
+ * Works through a run's items in the store: claim up to `concurrency` items,
+ * process them concurrently, mark each done. This is what makes the CAI
+ * pipelines resumable and shareable: a killed process's claims expire after
+ * the lease and are taken again; a rerun skips what is done; several
+ * processes (or machines, on PostgreSQL) can work on one run at once.
+ *
+ * An item whose processing throws is given back and tried again; after
+ * `retries` more failures in this invocation it is held until the end and
+ * then left pending (not dropped) with its error, for the next invocation.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Store, WorkItem } from "../store/store.js";
+
+export type RunnerProgress = { done: number; total: number; failed: number; processedNow: number };
+
+export type RunnerOptions = {
+  store: Store;
+  runId: string;
+  process: (item: WorkItem) => Promise<unknown>;
+  /** Items processed at once (default 4). */
+  concurrency?: number;
+  /** How long a claim lasts before another worker may take the item (default 10 min). */
+  leaseMs?: number;
+  /** Extra tries per item in this invocation after a failure (default 1). */
+  retries?: number;
+  /** Across invocations, an item that failed this many attempts is marked failed (default 5). */
+  maxAttempts?: number;
+  worker?: string;
+  onProgress?: (progress: RunnerProgress) => void;
+  /** Called while waiting for items another (perhaps dead) worker holds. */
+  onWait?: (claimedElsewhere: number) => void;
+};
+
+export type RunnerResult = {
+  /** Items done in this invocation. */
+  processed: number;
+  /** Items left pending after failing in this invocation. */
+  leftPending: number;
+  /** Items now marked failed for good. */
+  failed: number;
+  /** The last error per item that failed in this invocation. */
+  errors: { key: string; error: string }[];
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult> {
+  const { store, runId } = options;
+  const concurrency = options.concurrency ?? 4;
+  const leaseMs = options.leaseMs ?? 10 * 60_000;
+  const retries = options.retries ?? 1;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const worker = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const failures = new Map<number, number>();
+  const held = new Map<number, { item: WorkItem; error: string }>();
+  let processed = 0;
+
+  const report = async () => {
+    if (!options.onProgress) return;
+    const counts = await store.counts(runId);
+    const total = counts.pending + counts.claimed + counts.done + counts.failed;
+    options.onProgress({ done: counts.done, total, failed: counts.failed, processedNow: processed });
+  };
+  await report();
+
+  for (;;) {
+    // Items held after failing may come back when their lease expires; they stay held, unprocessed.
+    const claimed = await store.claim(runId, worker, { limit: concurrency + held.size, leaseMs });
+    const batch: WorkItem[] = [];
+    for (const item of claimed) {
+      const h = held.get(item.id);
+      if (h) held.set(item.id, { item, error: h.error });
+      else batch.push(item);
+    }
+    if (batch.length === 0) {
+      const counts = await store.counts(runId);
+      const elsewhere = counts.claimed - held.size;
+      if (elsewhere <= 0 && counts.pending === 0) break;
+      // Another worker holds items: wait for it to finish them or for its lease to expire.
+      options.onWait?.(elsewhere);
+      await sleep(Math.min(1000, Math.max(50, leaseMs / 4)));
+      continue;
+    }
+    await Promise.all(
+      batch.map(async (item) => {
+        try {
+          const result = await options.process(item);
+          if (await store.complete(item.id, worker, result)) processed++;
+        } catch (error) {
+          const message = (error as Error).message ?? String(error);
+          const count = (failures.get(item.id) ?? 0) + 1;
+          failures.set(item.id, count);
+          if (count > retries || item.attempts >= maxAttempts) held.set(item.id, { item, error: message });
+          else await store.release(item.id, worker, message, maxAttempts);
+        }
+      }),
+    );
+    await report();
+  }
+
+  let failed = 0;
+  for (const { item, error } of held.values()) {
+    await store.release(item.id, worker, error, maxAttempts);
+    if (item.attempts >= maxAttempts) failed++;
+  }
+  await report();
+  return {
+    processed,
+    leftPending: held.size - failed,
+    failed,
+    errors: [...held.values()].map(({ item, error }) => ({ key: item.key, error })),
+  };
+}

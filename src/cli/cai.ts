@@ -1,0 +1,188 @@
+/** What `precept cai revise|label|run` do once their options are parsed. */
+
+import { runLabel, runRevise, type Summary } from "../cai/pipeline.js";
+import { loadConstitution } from "../constitution/load.js";
+import { initEngine } from "../engine/device.js";
+import { BatchingProvider } from "../providers/batching.js";
+import { LocalProvider } from "../providers/local.js";
+import { openProvider } from "../providers/open.js";
+import type { Provider } from "../providers/provider.js";
+import { StoreCache } from "../providers/store-cache.js";
+import { openStore, type Store } from "../store/store.js";
+import { itemProgress } from "./progress.js";
+
+type Common = {
+  run?: string;
+  limit?: number;
+  concurrency: number;
+  lease: number;
+  retries: number;
+  maxAttempts: number;
+  seed: number;
+  mode: string;
+  maxTokens: number;
+  temperature: number;
+  json: boolean;
+};
+
+/** Opens each distinct provider id once; local models decode concurrent items as one batch. */
+export async function openProviders(ids: string[], store: Store, batch: number): Promise<Map<string, Provider>> {
+  const providers = new Map<string, Provider>();
+  if (ids.some((id) => /^(local|hf):/.test(id))) await initEngine();
+  for (const id of ids) {
+    if (providers.has(id)) continue;
+    const provider = await openProvider(id, { cache: new StoreCache(store) });
+    providers.set(id, provider instanceof LocalProvider ? new BatchingProvider(provider, batch) : provider);
+  }
+  return providers;
+}
+
+function mode(value: string): "completion" | "chat" {
+  if (value !== "completion" && value !== "chat") throw new Error(`--mode must be completion or chat, not "${value}"`);
+  return value;
+}
+
+function control(o: Common, label: string) {
+  const progress = itemProgress(label);
+  return {
+    progress,
+    options: {
+      ...(o.run ? { runId: o.run } : {}),
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      concurrency: o.concurrency,
+      leaseMs: o.lease * 1000,
+      retries: o.retries,
+      maxAttempts: o.maxAttempts,
+      seed: o.seed,
+      mode: mode(o.mode),
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      onProgress: progress.onProgress,
+      onWait: progress.onWait,
+    },
+  };
+}
+
+/** Prints what happened and what to do next; exit code 2 when rows were bad or items are left. */
+function finish(summary: Summary, lines: string[], json: boolean): void {
+  if (json) console.log(JSON.stringify(summary, null, 2));
+  else {
+    const { pending, claimed, done, failed } = summary.items;
+    console.log(
+      `run ${summary.run}: ${done} done, ${pending + claimed} pending, ${failed} failed (${summary.processedNow} now, ${summary.seconds.toFixed(1)} s)`,
+    );
+    console.log(
+      `  ${summary.calls} model calls, ${summary.tokens.prompt} prompt + ${summary.tokens.completion} completion tokens${summary.costUsd > 0 ? `, $${summary.costUsd.toFixed(4)}` : ""}${summary.reusedSteps > 0 ? `, ${summary.reusedSteps} stored steps reused` : ""}`,
+    );
+    for (const line of lines) console.log(`  ${line}`);
+  }
+  for (const bad of summary.badRows) console.error(`skipped a malformed row: ${bad}`);
+  for (const e of summary.errors.slice(0, 5)) console.error(`left pending after errors: ${e.key}: ${e.error}`);
+  const { pending, claimed, failed } = summary.items;
+  if (summary.badRows.length > 0 || pending + claimed + failed > 0) {
+    if (pending + claimed > 0) console.error("some items are not done: run the same command again to continue");
+    process.exitCode = 2;
+  }
+}
+
+export async function revise(
+  o: Common & {
+    prompts: string;
+    constitution: string;
+    policy: string;
+    critic?: string;
+    helpful?: string;
+    helpfulRatio?: number;
+    revisions?: number;
+    skip: boolean;
+    fewShot?: number;
+    out: string;
+  },
+): Promise<void> {
+  const constitution = loadConstitution(o.constitution);
+  const store = await openStore();
+  try {
+    const providers = await openProviders([o.policy, o.critic ?? o.policy], store, o.concurrency);
+    const { progress, options } = control(o, "revise");
+    const summary = await runRevise({
+      ...options,
+      store,
+      constitution,
+      policy: providers.get(o.policy) as Provider,
+      critic: providers.get(o.critic ?? o.policy) as Provider,
+      prompts: o.prompts,
+      ...(o.helpful ? { helpful: o.helpful } : {}),
+      ...(o.helpfulRatio !== undefined ? { helpfulRatio: o.helpfulRatio } : {}),
+      ...(o.revisions !== undefined ? { revisions: o.revisions } : {}),
+      ...(o.fewShot !== undefined ? { fewShot: o.fewShot } : {}),
+      skipNoProblem: o.skip,
+      outDir: o.out,
+    }).finally(() => progress.stop());
+    finish(
+      summary,
+      [
+        `${(summary.revisedShare * 100).toFixed(1)}% of red-team responses changed, ${summary.meanRevisions.toFixed(2)} revisions each on average`,
+        `SFT data: ${summary.sft.path} (${summary.sft.rows} rows); preferences: ${summary.preferences.path} (${summary.preferences.rows} rows)`,
+        `next: precept train sft --model_name_or_path <base> --train_file ${summary.sft.path} --output_dir runs/sl-cai`,
+      ],
+      o.json,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+export async function label(
+  o: Common & {
+    prompts: string;
+    constitution: string;
+    policy?: string;
+    feedback?: string;
+    responses: number;
+    principles?: number;
+    cot: boolean;
+    clamp: [number, number];
+    samples: number;
+    reasoningTokens: number;
+    out: string;
+  },
+): Promise<void> {
+  const constitution = loadConstitution(o.constitution);
+  const feedbackId = o.feedback ?? o.policy;
+  if (!feedbackId) throw new Error("give --feedback (the model that compares responses) or --policy");
+  const store = await openStore();
+  try {
+    const providers = await openProviders([...(o.policy ? [o.policy] : []), feedbackId], store, o.concurrency);
+    const { progress, options } = control(o, "label");
+    const summary = await runLabel({
+      ...options,
+      store,
+      constitution,
+      ...(o.policy ? { policy: providers.get(o.policy) as Provider } : {}),
+      feedback: providers.get(feedbackId) as Provider,
+      prompts: o.prompts,
+      responses: o.responses,
+      ...(o.principles !== undefined ? { principles: o.principles } : {}),
+      chainOfThought: o.cot,
+      clamp: o.clamp,
+      samples: o.samples,
+      reasoningTokens: o.reasoningTokens,
+      out: o.out,
+    }).finally(() => progress.stop());
+    finish(
+      summary,
+      [
+        `labels by ${summary.method === "logprobs" ? "answer log-probs" : `sampling ${o.samples} answers (the provider gives no log-probs)`}: ${summary.pairs} pairs, mean confidence ${summary.meanConfidence.toFixed(3)}, position-bias rate ${(summary.positionBiasRate * 100).toFixed(1)}%, first position picked ${(summary.firstPositionRate * 100).toFixed(1)}%`,
+        `preferences: ${summary.out}`,
+        `next: precept train rm --model_name_or_path <model> --train_file ${summary.out} --output_dir runs/rm`,
+      ],
+      o.json,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+export async function recipe(_config: string, _options: { force?: string }): Promise<void> {
+  throw new Error("precept cai run: not built yet");
+}
