@@ -183,6 +183,17 @@ export async function label(
   }
 }
 
-export async function recipe(_config: string, _options: { force?: string }): Promise<void> {
-  throw new Error("precept cai run: not built yet");
+export async function recipe(config: string, options: { force?: string }): Promise<void> {
+  const { runRecipe, recipeDirs, loadRecipe } = await import("./recipe.js");
+  const store = await openStore();
+  try {
+    const outcomes = await runRecipe(config, store, options);
+    const dirs = recipeDirs(loadRecipe(config).out);
+    console.log(outcomes.map((o) => `${o.name}: ${o.status}${o.status === "ran" ? ` (${o.seconds.toFixed(1)} s)` : ""}`).join(", "));
+    console.log(
+      `SL-CAI model: ${dirs.slCai}; reward model: ${dirs.rm}; RL-CAI: ${outcomes.some((o) => o.name === "ppo") ? dirs.ppo : dirs.dpo}`,
+    );
+  } finally {
+    await store.close();
+  }
 }

@@ -1,0 +1,96 @@
+/** `cai run`: the whole recipe on a tiny untrained model, then a rerun that skips every stage, then one changed setting. */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initEngine } from "../engine/device.js";
+import { Rng } from "../engine/rng.js";
+import { ByteTokenizer } from "../models/byte-tokenizer.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { loadModel, saveModel } from "../models/io.js";
+import { CausalLM } from "../models/model.js";
+import { openStore, type Store } from "../store/store.js";
+import { loadRecipe, recipeDirs, runRecipe } from "./recipe.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "precept-recipe-"));
+let store: Store;
+const quiet = { progress: false, logging_steps: 1, save_steps: 1000 };
+
+function writeRecipe(rewardLr: number): string {
+  const recipe = {
+    constitution: "c.yaml",
+    base_model: "base",
+    prompts: "red.jsonl",
+    helpful: "help.jsonl",
+    out: "out",
+    rl: "both",
+    revise: { revisions: 1, max_tokens: 6, concurrency: 4 },
+    label: { responses: 2, max_tokens: 6 },
+    sft: { ...quiet, max_steps: 2, per_device_train_batch_size: 2, max_length: 128 },
+    reward: { ...quiet, max_steps: 2, per_device_train_batch_size: 2, max_length: 128, learning_rate: rewardLr },
+    ppo: { ...quiet, max_steps: 1, per_device_train_batch_size: 2, response_length: 4, num_ppo_epochs: 1 },
+    dpo: { ...quiet, max_steps: 1, per_device_train_batch_size: 2, max_length: 128 },
+  };
+  writeFileSync(join(tmp, "recipe.json"), JSON.stringify(recipe));
+  return join(tmp, "recipe.json");
+}
+
+beforeAll(async () => {
+  await initEngine();
+  const tokenizer = new ByteTokenizer();
+  const config = gpt2ConfigSchema.parse({
+    vocab_size: tokenizer.vocabSize,
+    n_positions: 256,
+    n_embd: 32,
+    n_layer: 1,
+    n_head: 2,
+    initializer_range: 0.3,
+  });
+  const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(2)), tokenizer);
+  await saveModel(model, join(tmp, "base"));
+  model.dispose();
+  writeFileSync(
+    join(tmp, "c.yaml"),
+    "name: t\nversion: '1'\nprinciples:\n  - {id: privacy, critique: Does it leak data?, revision: Remove private data., compare: Which keeps data private?}\n",
+  );
+  writeFileSync(
+    join(tmp, "red.jsonl"),
+    ["Ann's phone?", "Bob's address?", "Carl's email?", "Dee's phone?"].map((p) => JSON.stringify({ prompt: p })).join("\n"),
+  );
+  writeFileSync(join(tmp, "help.jsonl"), ["Boil an egg?", "Tie a tie?"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+  store = await openStore(join(tmp, "store.sqlite"));
+});
+afterAll(async () => {
+  await store?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("precept cai run", () => {
+  it("runs revise → SFT → label → RM → PPO and DPO, skips them all on a rerun, and reruns only what a changed setting affects", async () => {
+    const log: string[] = [];
+    const first = await runRecipe(writeRecipe(1e-5), store, { log: (l) => log.push(l) });
+    expect(first.map((o) => `${o.name}:${o.status}`)).toEqual(["revise:ran", "sft:ran", "label:ran", "reward:ran", "ppo:ran", "dpo:ran"]);
+    const dirs = recipeDirs(loadRecipe(join(tmp, "recipe.json")).out);
+    for (const dir of [dirs.slCai, dirs.rm, dirs.ppo, dirs.dpo]) expect(existsSync(join(dir, "model.safetensors")), dir).toBe(true);
+    expect((await loadModel(dirs.rm)).hasScoreHead).toBe(true);
+    expect(readFileSync(join(dirs.revise, "sft.jsonl"), "utf8").trim().split("\n")).toHaveLength(6);
+
+    const second = await runRecipe(writeRecipe(1e-5), store);
+    expect(second.every((o) => o.status === "skipped")).toBe(true);
+
+    const third = await runRecipe(writeRecipe(3e-5), store);
+    expect(third.map((o) => `${o.name}:${o.status}`)).toEqual([
+      "revise:skipped",
+      "sft:skipped",
+      "label:skipped",
+      "reward:ran",
+      "ppo:ran",
+      "dpo:skipped",
+    ]);
+  }, 300_000);
+
+  it("a bad recipe names the file and the field", () => {
+    writeFileSync(join(tmp, "bad.yaml"), "constitution: c.yaml\nbase_model: base\nprompts: red.jsonl\nout: out\nrl: sometimes\n");
+    expect(() => loadRecipe(join(tmp, "bad.yaml"))).toThrow(/bad\.yaml: field "rl"/);
+  });
+});

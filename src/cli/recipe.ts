@@ -1,0 +1,287 @@
+/**
+ * `precept cai run RECIPE`: the whole Constitutional AI recipe from one file,
+ * revise → SFT (the SL-CAI model) → AI labels → reward model → PPO (RL-CAI)
+ * and/or DPO, each stage skipped when its output is up to date (stages.ts).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+import { responsePrompt } from "../cai/format.js";
+import { readPromptFile, runLabel, runRevise } from "../cai/pipeline.js";
+import { loadConstitution } from "../constitution/load.js";
+import { writeJsonl } from "../data/dataset.js";
+import type { Provider } from "../providers/provider.js";
+import type { Store } from "../store/store.js";
+import { formatIssues, parseConfig } from "../train/config.js";
+import { dpoConfigSchema, ppoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
+import { openProviders } from "./cai.js";
+import { runStages, type Stage, type StageOutcome } from "./stages.js";
+import { runDpo, runPpo, runReward, runSft } from "./train-run.js";
+
+const reviseSettings = z
+  .object({
+    revisions: z.number().int().positive(),
+    max_tokens: z.number().int().positive(),
+    temperature: z.number().min(0),
+    few_shot: z.number().int().min(0),
+    skip: z.boolean(),
+    helpful_ratio: z.number().min(0),
+    concurrency: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+const labelSettings = z
+  .object({
+    responses: z.number().int().min(2),
+    principles: z.number().int().positive(),
+    cot: z.boolean(),
+    clamp: z.tuple([z.number(), z.number()]),
+    samples: z.number().int().positive(),
+    max_tokens: z.number().int().positive(),
+    temperature: z.number().min(0),
+    concurrency: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+const trainerOverrides = z.record(z.string(), z.unknown()).default({});
+
+export const recipeSchema = z
+  .object({
+    constitution: z.string().min(1),
+    base_model: z.string().min(1).describe("model directory the recipe starts from (the helpful model)"),
+    feedback_model: z.string().min(1).optional().describe("provider id of the feedback model (default: local:<base_model>)"),
+    prompts: z.string().min(1).describe("red-team prompts (JSONL)"),
+    helpful: z.string().min(1).optional().describe("helpfulness prompts (JSONL)"),
+    label_prompts: z.string().min(1).optional().describe("prompts for AI labels and RL (default: prompts)"),
+    out: z.string().min(1),
+    rl: z.enum(["ppo", "dpo", "both"]).default("ppo"),
+    seed: z.number().int().min(0).default(0),
+    revise: reviseSettings.default({}),
+    label: labelSettings.default({}),
+    sft: trainerOverrides,
+    reward: trainerOverrides,
+    ppo: trainerOverrides,
+    dpo: trainerOverrides,
+  })
+  .strict();
+export type Recipe = z.output<typeof recipeSchema>;
+
+/** Reads a recipe; relative paths are relative to the recipe file. */
+export function loadRecipe(path: string): Recipe {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
+  const parsed = recipeSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`${path}: ${formatIssues(parsed.error)}`);
+  const base = dirname(resolve(path));
+  const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  const r = parsed.data;
+  return {
+    ...r,
+    constitution: at(r.constitution),
+    base_model: at(r.base_model),
+    prompts: at(r.prompts),
+    out: at(r.out),
+    ...(r.helpful ? { helpful: at(r.helpful) } : {}),
+    ...(r.label_prompts ? { label_prompts: at(r.label_prompts) } : {}),
+  };
+}
+
+/** The directories the recipe's stages write. */
+export function recipeDirs(out: string) {
+  return {
+    revise: join(out, "revise"),
+    slCai: join(out, "sl-cai"),
+    label: join(out, "label"),
+    rm: join(out, "rm"),
+    ppo: join(out, "rl-cai-ppo"),
+    dpo: join(out, "rl-cai-dpo"),
+  };
+}
+
+/** The recipe's stages, for `cai run` and for the quickstart (which adds its own around them). */
+export function caiStages(r: Recipe, store: Store): Stage[] {
+  const dirs = recipeDirs(r.out);
+  const constitution = loadConstitution(r.constitution);
+  const labelPrompts = r.label_prompts ?? r.prompts;
+  const feedbackId = r.feedback_model ?? `local:${r.base_model}`;
+  const providers = async (ids: string[], batch: number) => {
+    const map = await openProviders(ids, store, batch);
+    return (id: string) => map.get(id) as Provider;
+  };
+  const stages: Stage[] = [
+    {
+      name: "revise",
+      output: dirs.revise,
+      inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : [])],
+      settings: { revise: r.revise, seed: r.seed },
+      run: async () => {
+        const get = await providers([`local:${r.base_model}`], r.revise.concurrency ?? 8);
+        const summary = await runRevise({
+          store,
+          constitution,
+          policy: get(`local:${r.base_model}`),
+          prompts: r.prompts,
+          ...(r.helpful ? { helpful: r.helpful } : {}),
+          ...(r.revise.helpful_ratio !== undefined ? { helpfulRatio: r.revise.helpful_ratio } : {}),
+          ...(r.revise.revisions !== undefined ? { revisions: r.revise.revisions } : {}),
+          ...(r.revise.few_shot !== undefined ? { fewShot: r.revise.few_shot } : {}),
+          ...(r.revise.max_tokens !== undefined ? { maxTokens: r.revise.max_tokens } : {}),
+          ...(r.revise.temperature !== undefined ? { temperature: r.revise.temperature } : {}),
+          skipNoProblem: r.revise.skip ?? true,
+          concurrency: r.revise.concurrency ?? 8,
+          seed: r.seed,
+          outDir: dirs.revise,
+        });
+        if (summary.items.done !== summary.prompts)
+          throw new Error(
+            `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,
+          );
+      },
+    },
+    {
+      name: "sft",
+      output: dirs.slCai,
+      inputs: [r.base_model, join(dirs.revise, "sft.jsonl")],
+      settings: r.sft,
+      run: (resume) =>
+        runSft(
+          parseConfig(
+            sftConfigSchema,
+            {
+              ...r.sft,
+              model_name_or_path: r.base_model,
+              train_file: join(dirs.revise, "sft.jsonl"),
+              output_dir: dirs.slCai,
+              seed: r.seed,
+            },
+            "recipe sft",
+          ),
+          resume ? { resume } : {},
+        ),
+    },
+    {
+      name: "label",
+      output: dirs.label,
+      inputs: [r.constitution, dirs.slCai, labelPrompts, ...(feedbackId.startsWith("local:") ? [feedbackId.slice(6)] : [])],
+      settings: { label: r.label, seed: r.seed, feedback: feedbackId },
+      run: async () => {
+        const policyId = `local:${dirs.slCai}`;
+        const get = await providers([policyId, feedbackId], r.label.concurrency ?? 8);
+        const summary = await runLabel({
+          store,
+          constitution,
+          policy: get(policyId),
+          feedback: get(feedbackId),
+          prompts: labelPrompts,
+          ...(r.label.responses !== undefined ? { responses: r.label.responses } : {}),
+          ...(r.label.principles !== undefined ? { principles: r.label.principles } : {}),
+          ...(r.label.cot !== undefined ? { chainOfThought: r.label.cot } : {}),
+          ...(r.label.clamp !== undefined ? { clamp: r.label.clamp } : {}),
+          ...(r.label.samples !== undefined ? { samples: r.label.samples } : {}),
+          ...(r.label.max_tokens !== undefined ? { maxTokens: r.label.max_tokens } : {}),
+          ...(r.label.temperature !== undefined ? { temperature: r.label.temperature } : {}),
+          concurrency: r.label.concurrency ?? 8,
+          seed: r.seed,
+          out: join(dirs.label, "preferences.jsonl"),
+        });
+        if (summary.items.done !== summary.prompts)
+          throw new Error(
+            `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,
+          );
+        if (summary.pairs === 0)
+          throw new Error("label: no preference pairs (every prompt's responses were identical); raise label.temperature");
+      },
+    },
+    {
+      name: "reward",
+      output: dirs.rm,
+      inputs: [r.base_model, join(dirs.label, "preferences.jsonl")],
+      settings: r.reward,
+      run: (resume) =>
+        runReward(
+          parseConfig(
+            rewardConfigSchema,
+            {
+              model_name_or_path: r.base_model,
+              ...r.reward,
+              train_file: join(dirs.label, "preferences.jsonl"),
+              output_dir: dirs.rm,
+              seed: r.seed,
+            },
+            "recipe reward",
+          ),
+          resume ? { resume } : {},
+        ),
+    },
+  ];
+  if (r.rl === "ppo" || r.rl === "both") {
+    stages.push({
+      name: "ppo",
+      output: dirs.ppo,
+      inputs: [dirs.slCai, dirs.rm, labelPrompts],
+      settings: r.ppo,
+      run: async (resume) => {
+        const prompts = join(r.out, "rl-prompts.jsonl");
+        writeJsonl(
+          prompts,
+          (await readPromptFile(labelPrompts)).rows.map((row) => ({ prompt: responsePrompt(row.prompt) })),
+        );
+        await runPpo(
+          parseConfig(
+            ppoConfigSchema,
+            {
+              ...r.ppo,
+              model_name_or_path: dirs.slCai,
+              reward_model_path: dirs.rm,
+              train_file: prompts,
+              output_dir: dirs.ppo,
+              seed: r.seed,
+            },
+            "recipe ppo",
+          ),
+          resume ? { resume } : {},
+        );
+      },
+    });
+  }
+  if (r.rl === "dpo" || r.rl === "both") {
+    stages.push({
+      name: "dpo",
+      output: dirs.dpo,
+      inputs: [dirs.slCai, join(dirs.label, "preferences.jsonl")],
+      settings: r.dpo,
+      run: (resume) =>
+        runDpo(
+          parseConfig(
+            dpoConfigSchema,
+            {
+              ...r.dpo,
+              model_name_or_path: dirs.slCai,
+              train_file: join(dirs.label, "preferences.jsonl"),
+              output_dir: dirs.dpo,
+              seed: r.seed,
+            },
+            "recipe dpo",
+          ),
+          resume ? { resume } : {},
+        ),
+    });
+  }
+  return stages;
+}
+
+export async function runRecipe(
+  path: string,
+  store: Store,
+  options: { force?: string; log?: (line: string) => void } = {},
+): Promise<StageOutcome[]> {
+  const recipe = loadRecipe(path);
+  const outcomes = await runStages(caiStages(recipe, store), options);
+  writeFileSync(join(recipe.out, "stages.json"), `${JSON.stringify(outcomes, null, 2)}\n`);
+  return outcomes;
+}
