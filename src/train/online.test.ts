@@ -39,6 +39,13 @@ const common = {
 const targetFrequency = ({ responses }: { responses: number[][] }) =>
   responses.map((r) => r.filter((x) => x === TARGET).length / Math.max(1, r.length));
 
+/** An observer's metric (the quickstart logs a gold reward this way): the share of observed responses with the target token. */
+let observed = 0;
+const observe = ({ responseTexts, scores }: { responseTexts: string[]; scores: number[] }) => {
+  observed += responseTexts.length;
+  return { "gold/score": scores.filter((s) => s > 0).length / scores.length };
+};
+
 async function ppoRun(klCoef: number) {
   const { policy, ref } = tinyPolicy();
   const config = ppoConfigSchema.parse({
@@ -49,7 +56,7 @@ async function ppoRun(klCoef: number) {
     total_episodes: 160,
     logging_steps: 1,
   });
-  const { history } = await trainPpo({ config, policy, ref, prompts: PROMPTS, reward: { fn: targetFrequency } });
+  const { history } = await trainPpo({ config, policy, ref, prompts: PROMPTS, reward: { fn: targetFrequency }, observe });
   policy.dispose();
   ref.dispose();
   return history;
@@ -75,9 +82,12 @@ describe("PPO with a KL penalty", () => {
       "val/num_eos_tokens",
       "lr",
       "episode",
+      "gold/score",
     ]) {
       expect(loose[0]).toHaveProperty([name]);
     }
+    // The observer saw every response of every rollout: 160 episodes.
+    expect(observed).toBe(160);
     const tight = await ppoRun(1.0);
     const finalKl = (h: Record<string, number>[]) => mean(h.slice(-5).map((r) => r["objective/kl"] as number));
     expect(finalKl(tight)).toBeLessThan(finalKl(loose) / 3);

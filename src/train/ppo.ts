@@ -44,7 +44,23 @@ export type OnlineTrainerInputs<C> = {
   prompts: number[][];
   reward: RewardSource;
   resume?: string;
+  /**
+   * Extra metrics per rollout, logged with the trainer's own (e.g. a gold
+   * reward that must never be a training signal, for the over-optimization
+   * picture of proxy and gold reward against KL).
+   */
+  observe?: (rollout: {
+    promptTexts: string[];
+    responseTexts: string[];
+    scores: number[];
+  }) => Record<string, number> | Promise<Record<string, number>>;
 };
+
+/** A rollout's prompts and responses as text (empty strings without a tokenizer). */
+export function decodeRollout(policy: CausalLM, rollout: Rollout): { promptTexts: string[]; responseTexts: string[] } {
+  const decode = (ids: number[]) => policy.tokenizer?.decode(ids, { skipSpecialTokens: true }) ?? "";
+  return { promptTexts: rollout.prompts.map(decode), responseTexts: rollout.responses.map(decode) };
+}
 
 /** Scores of a rollout: the reward model's score head at the last real token, or the reward function. */
 export async function scoreResponses(reward: RewardSource, rollout: Rollout, policy: CausalLM): Promise<number[]> {
@@ -89,7 +105,7 @@ function meanPerRow(values: Float32Array, mask: Float32Array, rows: number, widt
   return total / rows;
 }
 
-export async function trainPpo({ config, policy, ref, prompts, reward, resume }: OnlineTrainerInputs<PpoConfig>) {
+export async function trainPpo({ config, policy, ref, prompts, reward, resume, observe }: OnlineTrainerInputs<PpoConfig>) {
   if (prompts.length === 0) throw new Error("ppo: no prompts");
   if (!policy.hasValueHead) policy.addValueHead(new Rng(config.seed + 1));
   const batchSize = config.per_device_train_batch_size;
@@ -239,6 +255,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume }:
         episode: (core.step / updatesPerIteration) * batchSize,
       };
       for (const [name, value] of Object.entries(sums)) record[name] = value / Math.max(1, updates);
+      if (observe) Object.assign(record, await observe({ ...decodeRollout(policy, rollout), scores }));
       warnAboutDrift(record, initialLength, core.step);
       history.push({ step: core.step, ...record });
       core.log(record);
