@@ -12,6 +12,7 @@ import {
   rlooConfigSchema,
   sftConfigSchema,
 } from "../train/configs.js";
+import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addTrainCommands } from "./train.js";
 
@@ -154,6 +155,7 @@ export function buildProgram(): Command {
   });
 
   addCaiCommands(program);
+  addAnnotateCommands(program);
 
   return program;
 }

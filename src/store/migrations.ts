@@ -96,4 +96,94 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX metrics_by_run ON metrics (run_id, step);
       CREATE TABLE provider_cache (key TEXT PRIMARY KEY, value JSONB NOT NULL, created_at BIGINT NOT NULL);`,
   },
+  {
+    version: 3,
+    name: "annotation campaigns, annotators (hashed tokens), memberships, assignments, answers",
+    sqlite: `
+      CREATE TABLE campaigns (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, settings TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE campaign_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (campaign_id, key)
+      );
+      CREATE TABLE annotators (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+      CREATE TABLE campaign_members (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        annotator_id INTEGER NOT NULL REFERENCES annotators (id),
+        PRIMARY KEY (campaign_id, annotator_id)
+      );
+      CREATE TABLE assignments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        item_id INTEGER NOT NULL REFERENCES campaign_items (id),
+        annotator_id INTEGER NOT NULL REFERENCES annotators (id),
+        shown_order TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'assigned',
+        seq INTEGER NOT NULL,
+        assigned_at INTEGER NOT NULL,
+        UNIQUE (item_id, annotator_id)
+      );
+      CREATE INDEX assignments_by_annotator ON assignments (campaign_id, annotator_id, status, seq);
+      CREATE INDEX assignments_by_item ON assignments (item_id, status);
+      CREATE TABLE answers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        item_id INTEGER NOT NULL REFERENCES campaign_items (id),
+        annotator_id INTEGER NOT NULL REFERENCES annotators (id),
+        idempotency_key TEXT NOT NULL,
+        shown_order TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        undone_at INTEGER,
+        UNIQUE (annotator_id, item_id, idempotency_key)
+      );
+      CREATE UNIQUE INDEX answers_one_active ON answers (annotator_id, item_id) WHERE undone_at IS NULL;
+      CREATE INDEX answers_by_campaign ON answers (campaign_id, annotator_id, id);`,
+    postgres: `
+      CREATE TABLE campaigns (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, settings JSONB NOT NULL, created_at BIGINT NOT NULL);
+      CREATE TABLE campaign_items (
+        id BIGSERIAL PRIMARY KEY,
+        campaign_id BIGINT NOT NULL REFERENCES campaigns (id),
+        key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        data JSONB NOT NULL,
+        UNIQUE (campaign_id, key)
+      );
+      CREATE TABLE annotators (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
+      CREATE TABLE campaign_members (
+        campaign_id BIGINT NOT NULL REFERENCES campaigns (id),
+        annotator_id BIGINT NOT NULL REFERENCES annotators (id),
+        PRIMARY KEY (campaign_id, annotator_id)
+      );
+      CREATE TABLE assignments (
+        id BIGSERIAL PRIMARY KEY,
+        campaign_id BIGINT NOT NULL REFERENCES campaigns (id),
+        item_id BIGINT NOT NULL REFERENCES campaign_items (id),
+        annotator_id BIGINT NOT NULL REFERENCES annotators (id),
+        shown_order JSONB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'assigned',
+        seq INTEGER NOT NULL,
+        assigned_at BIGINT NOT NULL,
+        UNIQUE (item_id, annotator_id)
+      );
+      CREATE INDEX assignments_by_annotator ON assignments (campaign_id, annotator_id, status, seq);
+      CREATE INDEX assignments_by_item ON assignments (item_id, status);
+      CREATE TABLE answers (
+        id BIGSERIAL PRIMARY KEY,
+        campaign_id BIGINT NOT NULL REFERENCES campaigns (id),
+        item_id BIGINT NOT NULL REFERENCES campaign_items (id),
+        annotator_id BIGINT NOT NULL REFERENCES annotators (id),
+        idempotency_key TEXT NOT NULL,
+        shown_order JSONB NOT NULL,
+        data JSONB NOT NULL,
+        created_at BIGINT NOT NULL,
+        undone_at BIGINT,
+        UNIQUE (annotator_id, item_id, idempotency_key)
+      );
+      CREATE UNIQUE INDEX answers_one_active ON answers (annotator_id, item_id) WHERE undone_at IS NULL;
+      CREATE INDEX answers_by_campaign ON answers (campaign_id, annotator_id, id);`,
+  },
 ];

@@ -5,6 +5,24 @@
  * two processes starting at once do not both apply them.
  */
 import pg from "pg";
+import {
+  type AnnotatorProgress,
+  type AnnotatorRow,
+  type AnswerRow,
+  type AssignmentRow,
+  type CampaignItemRow,
+  type CampaignRow,
+  isUniqueViolation,
+  type NewAnswer,
+  type NewCampaignItem,
+  PROGRESS_SQL,
+  type SubmitResult,
+  toAnnotator,
+  toAnswer,
+  toAssignment,
+  toCampaign,
+  toCampaignItem,
+} from "./annotation.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
   emptyCounts,
@@ -212,6 +230,234 @@ export class PostgresStore implements Store {
       JSON.stringify(value),
       Date.now(),
     ]);
+  }
+
+  // Annotation (migration 3). Handing out items locks the campaign row, so two annotators asking at
+  // once cannot both take an item's last slot; an answer locks its assignment row, so a double
+  // submission waits for the first and then finds it stored.
+
+  async createCampaign(name: string, settings: unknown, items: NewCampaignItem[]): Promise<CampaignRow> {
+    try {
+      return await this.#transaction(async (client) => {
+        const { rows } = await client.query("INSERT INTO campaigns (name, settings, created_at) VALUES ($1, $2, $3) RETURNING *", [
+          name,
+          JSON.stringify(settings),
+          Date.now(),
+        ]);
+        const campaign = toCampaign(rows[0], false);
+        for (const [position, item] of items.entries()) {
+          await client.query("INSERT INTO campaign_items (campaign_id, key, position, data) VALUES ($1, $2, $3, $4)", [
+            campaign.id,
+            item.key,
+            position,
+            JSON.stringify(item.data),
+          ]);
+        }
+        return campaign;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`a campaign named "${name}" exists already (or two items share a key)`);
+      throw error;
+    }
+  }
+
+  async campaigns(): Promise<CampaignRow[]> {
+    return (await this.#pool.query("SELECT * FROM campaigns ORDER BY id")).rows.map((r) => toCampaign(r, false));
+  }
+
+  async campaign(id: number): Promise<CampaignRow | null> {
+    const { rows } = await this.#pool.query("SELECT * FROM campaigns WHERE id = $1", [id]);
+    return rows[0] ? toCampaign(rows[0], false) : null;
+  }
+
+  async campaignItems(campaignId: number): Promise<CampaignItemRow[]> {
+    const { rows } = await this.#pool.query("SELECT * FROM campaign_items WHERE campaign_id = $1 ORDER BY position", [campaignId]);
+    return rows.map((r) => toCampaignItem(r, false));
+  }
+
+  async campaignItem(campaignId: number, itemId: number): Promise<CampaignItemRow | null> {
+    const { rows } = await this.#pool.query("SELECT * FROM campaign_items WHERE campaign_id = $1 AND id = $2", [campaignId, itemId]);
+    return rows[0] ? toCampaignItem(rows[0], false) : null;
+  }
+
+  async addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow> {
+    try {
+      const { rows } = await this.#pool.query("INSERT INTO annotators (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING *", [
+        name,
+        tokenHash,
+        Date.now(),
+      ]);
+      return toAnnotator(rows[0]);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`an annotator named "${name}" exists already`);
+      throw error;
+    }
+  }
+
+  async annotators(): Promise<AnnotatorRow[]> {
+    return (await this.#pool.query("SELECT * FROM annotators ORDER BY id")).rows.map(toAnnotator);
+  }
+
+  async annotatorByName(name: string): Promise<AnnotatorRow | null> {
+    const { rows } = await this.#pool.query("SELECT * FROM annotators WHERE name = $1", [name]);
+    return rows[0] ? toAnnotator(rows[0]) : null;
+  }
+
+  async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
+    const { rows } = await this.#pool.query("SELECT * FROM annotators WHERE token_hash = $1", [tokenHash]);
+    return rows[0] ? toAnnotator(rows[0]) : null;
+  }
+
+  async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
+    await this.#pool.query("INSERT INTO campaign_members (campaign_id, annotator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
+      campaignId,
+      annotatorId,
+    ]);
+  }
+
+  async campaignMembers(campaignId: number): Promise<number[]> {
+    const { rows } = await this.#pool.query("SELECT annotator_id FROM campaign_members WHERE campaign_id = $1 ORDER BY annotator_id", [
+      campaignId,
+    ]);
+    return rows.map((r) => Number(r.annotator_id));
+  }
+
+  async annotatorCampaigns(annotatorId: number): Promise<number[]> {
+    const { rows } = await this.#pool.query("SELECT campaign_id FROM campaign_members WHERE annotator_id = $1 ORDER BY campaign_id", [
+      annotatorId,
+    ]);
+    return rows.map((r) => Number(r.campaign_id));
+  }
+
+  async nextAssignment(
+    campaignId: number,
+    annotatorId: number,
+    { overlap, order }: { overlap: number; order: (item: CampaignItemRow) => number[] },
+  ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null> {
+    return this.#transaction(async (client) => {
+      await client.query("SELECT id FROM campaigns WHERE id = $1 FOR UPDATE", [campaignId]);
+      const open = await client.query(
+        "SELECT * FROM assignments WHERE campaign_id = $1 AND annotator_id = $2 AND status = 'assigned' ORDER BY seq DESC LIMIT 1",
+        [campaignId, annotatorId],
+      );
+      if (open.rows[0]) {
+        const { rows } = await client.query("SELECT * FROM campaign_items WHERE id = $1", [open.rows[0].item_id]);
+        return { assignment: toAssignment(open.rows[0], false), item: toCampaignItem(rows[0], false) };
+      }
+      const free = await client.query(
+        `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') AS taken
+         FROM campaign_items i
+         WHERE i.campaign_id = $1 AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.annotator_id = $2)
+           AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') < $3
+         ORDER BY taken DESC, i.position LIMIT 1`,
+        [campaignId, annotatorId, overlap],
+      );
+      if (!free.rows[0]) return null;
+      const item = toCampaignItem(free.rows[0], false);
+      const { rows } = await client.query(
+        `INSERT INTO assignments (campaign_id, item_id, annotator_id, shown_order, status, seq, assigned_at)
+         VALUES ($1, $2, $3, $4, 'assigned', (SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = $1 AND annotator_id = $3), $5)
+         RETURNING *`,
+        [campaignId, item.id, annotatorId, JSON.stringify(order(item)), Date.now()],
+      );
+      return { assignment: toAssignment(rows[0], false), item };
+    });
+  }
+
+  async skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "UPDATE assignments SET status = 'skipped' WHERE campaign_id = $1 AND annotator_id = $2 AND item_id = $3 AND status = 'assigned'",
+      [campaignId, annotatorId, itemId],
+    );
+    return rowCount === 1;
+  }
+
+  async submitAnswer(answer: NewAnswer): Promise<SubmitResult> {
+    return this.#transaction(async (client): Promise<SubmitResult> => {
+      const assignment = (
+        await client.query("SELECT * FROM assignments WHERE campaign_id = $1 AND item_id = $2 AND annotator_id = $3 FOR UPDATE", [
+          answer.campaignId,
+          answer.itemId,
+          answer.annotatorId,
+        ])
+      ).rows[0];
+      const same = (
+        await client.query("SELECT * FROM answers WHERE annotator_id = $1 AND item_id = $2 AND idempotency_key = $3", [
+          answer.annotatorId,
+          answer.itemId,
+          answer.idempotencyKey,
+        ])
+      ).rows[0];
+      if (same) return { status: "duplicate", answer: toAnswer(same, false) };
+      if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
+      if (assignment.status === "answered") return { status: "already_answered" };
+      const { rows } = await client.query(
+        `INSERT INTO answers (campaign_id, item_id, annotator_id, idempotency_key, shown_order, data, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [
+          answer.campaignId,
+          answer.itemId,
+          answer.annotatorId,
+          answer.idempotencyKey,
+          JSON.stringify(assignment.shown_order),
+          JSON.stringify(answer.data),
+          Date.now(),
+        ],
+      );
+      await client.query("UPDATE assignments SET status = 'answered' WHERE id = $1", [assignment.id]);
+      return { status: "stored", answer: toAnswer(rows[0], false) };
+    });
+  }
+
+  async undoLastAnswer(campaignId: number, annotatorId: number): Promise<AnswerRow | null> {
+    return this.#transaction(async (client) => {
+      await client.query("SELECT id FROM campaigns WHERE id = $1 FOR UPDATE", [campaignId]);
+      const last = (
+        await client.query(
+          "SELECT * FROM answers WHERE campaign_id = $1 AND annotator_id = $2 AND undone_at IS NULL ORDER BY id DESC LIMIT 1 FOR UPDATE",
+          [campaignId, annotatorId],
+        )
+      ).rows[0];
+      if (!last) return null;
+      const { rows } = await client.query("UPDATE answers SET undone_at = $1 WHERE id = $2 RETURNING *", [Date.now(), last.id]);
+      await client.query(
+        `UPDATE assignments SET status = 'assigned', seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = $1 AND annotator_id = $2)
+         WHERE campaign_id = $1 AND annotator_id = $2 AND item_id = $3`,
+        [campaignId, annotatorId, last.item_id],
+      );
+      return toAnswer(rows[0], false);
+    });
+  }
+
+  async answers(campaignId: number, options: { annotatorId?: number; includeUndone?: boolean } = {}): Promise<AnswerRow[]> {
+    const where = ["campaign_id = $1"];
+    const params: unknown[] = [campaignId];
+    if (options.annotatorId !== undefined) {
+      params.push(options.annotatorId);
+      where.push(`annotator_id = $${params.length}`);
+    }
+    if (!options.includeUndone) where.push("undone_at IS NULL");
+    const { rows } = await this.#pool.query(`SELECT * FROM answers WHERE ${where.join(" AND ")} ORDER BY id`, params);
+    return rows.map((r) => toAnswer(r, false));
+  }
+
+  async assignments(campaignId: number): Promise<AssignmentRow[]> {
+    const { rows } = await this.#pool.query("SELECT * FROM assignments WHERE campaign_id = $1 ORDER BY id", [campaignId]);
+    return rows.map((r) => toAssignment(r, false));
+  }
+
+  async assignment(campaignId: number, itemId: number, annotatorId: number): Promise<AssignmentRow | null> {
+    const { rows } = await this.#pool.query("SELECT * FROM assignments WHERE campaign_id = $1 AND item_id = $2 AND annotator_id = $3", [
+      campaignId,
+      itemId,
+      annotatorId,
+    ]);
+    return rows[0] ? toAssignment(rows[0], false) : null;
+  }
+
+  async annotatorProgress(campaignId: number, annotatorId: number, overlap: number): Promise<AnnotatorProgress> {
+    const { rows } = await this.#pool.query(PROGRESS_SQL, [campaignId, annotatorId, overlap]);
+    return { answered: Number(rows[0].answered), skipped: Number(rows[0].skipped), remaining: Number(rows[0].remaining) };
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,24 @@
  * which take the write lock up front, so two workers never claim one item.
  */
 import Database from "better-sqlite3";
+import {
+  type AnnotatorProgress,
+  type AnnotatorRow,
+  type AnswerRow,
+  type AssignmentRow,
+  type CampaignItemRow,
+  type CampaignRow,
+  isUniqueViolation,
+  type NewAnswer,
+  type NewCampaignItem,
+  PROGRESS_SQL,
+  type SubmitResult,
+  toAnnotator,
+  toAnswer,
+  toAssignment,
+  toCampaign,
+  toCampaignItem,
+} from "./annotation.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
   emptyCounts,
@@ -199,6 +217,226 @@ export class SqliteStore implements Store {
     this.#db
       .prepare("INSERT INTO provider_cache (key, value, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING")
       .run(key, JSON.stringify(value), Date.now());
+  }
+
+  // Annotation (migration 3). Writes run in BEGIN IMMEDIATE transactions: one writer at a time, so the
+  // overlap count and the one-live-answer rule are checked and written without a race.
+
+  async createCampaign(name: string, settings: unknown, items: NewCampaignItem[]): Promise<CampaignRow> {
+    try {
+      return this.#db
+        .transaction(() => {
+          const now = Date.now();
+          const row = this.#db
+            .prepare("INSERT INTO campaigns (name, settings, created_at) VALUES (?, ?, ?) RETURNING *")
+            .get(name, JSON.stringify(settings), now) as Record<string, unknown>;
+          const insert = this.#db.prepare("INSERT INTO campaign_items (campaign_id, key, position, data) VALUES (?, ?, ?, ?)");
+          for (const [position, item] of items.entries()) insert.run(row.id, item.key, position, JSON.stringify(item.data));
+          return toCampaign(row, true);
+        })
+        .immediate();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`a campaign named "${name}" exists already (or two items share a key)`);
+      throw error;
+    }
+  }
+
+  async campaigns(): Promise<CampaignRow[]> {
+    return (this.#db.prepare("SELECT * FROM campaigns ORDER BY id").all() as Record<string, unknown>[]).map((r) => toCampaign(r, true));
+  }
+
+  async campaign(id: number): Promise<CampaignRow | null> {
+    const row = this.#db.prepare("SELECT * FROM campaigns WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return row ? toCampaign(row, true) : null;
+  }
+
+  async campaignItems(campaignId: number): Promise<CampaignItemRow[]> {
+    const rows = this.#db.prepare("SELECT * FROM campaign_items WHERE campaign_id = ? ORDER BY position").all(campaignId);
+    return (rows as Record<string, unknown>[]).map((r) => toCampaignItem(r, true));
+  }
+
+  async campaignItem(campaignId: number, itemId: number): Promise<CampaignItemRow | null> {
+    const row = this.#db.prepare("SELECT * FROM campaign_items WHERE campaign_id = ? AND id = ?").get(campaignId, itemId);
+    return row ? toCampaignItem(row as Record<string, unknown>, true) : null;
+  }
+
+  async addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow> {
+    try {
+      const row = this.#db
+        .prepare("INSERT INTO annotators (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING *")
+        .get(name, tokenHash, Date.now());
+      return toAnnotator(row as Record<string, unknown>);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`an annotator named "${name}" exists already`);
+      throw error;
+    }
+  }
+
+  async annotators(): Promise<AnnotatorRow[]> {
+    return (this.#db.prepare("SELECT * FROM annotators ORDER BY id").all() as Record<string, unknown>[]).map(toAnnotator);
+  }
+
+  async annotatorByName(name: string): Promise<AnnotatorRow | null> {
+    const row = this.#db.prepare("SELECT * FROM annotators WHERE name = ?").get(name) as Record<string, unknown> | undefined;
+    return row ? toAnnotator(row) : null;
+  }
+
+  async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
+    const row = this.#db.prepare("SELECT * FROM annotators WHERE token_hash = ?").get(tokenHash) as Record<string, unknown> | undefined;
+    return row ? toAnnotator(row) : null;
+  }
+
+  async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO campaign_members (campaign_id, annotator_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+      .run(campaignId, annotatorId);
+  }
+
+  async campaignMembers(campaignId: number): Promise<number[]> {
+    const rows = this.#db.prepare("SELECT annotator_id FROM campaign_members WHERE campaign_id = ? ORDER BY annotator_id").all(campaignId);
+    return (rows as { annotator_id: number }[]).map((r) => r.annotator_id);
+  }
+
+  async annotatorCampaigns(annotatorId: number): Promise<number[]> {
+    const rows = this.#db.prepare("SELECT campaign_id FROM campaign_members WHERE annotator_id = ? ORDER BY campaign_id").all(annotatorId);
+    return (rows as { campaign_id: number }[]).map((r) => r.campaign_id);
+  }
+
+  async nextAssignment(
+    campaignId: number,
+    annotatorId: number,
+    { overlap, order }: { overlap: number; order: (item: CampaignItemRow) => number[] },
+  ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null> {
+    return this.#db
+      .transaction(() => {
+        const withItem = (assignment: Record<string, unknown>) => ({
+          assignment: toAssignment(assignment, true),
+          item: toCampaignItem(
+            this.#db.prepare("SELECT * FROM campaign_items WHERE id = ?").get(assignment.item_id) as Record<string, unknown>,
+            true,
+          ),
+        });
+        const open = this.#db
+          .prepare("SELECT * FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'assigned' ORDER BY seq DESC LIMIT 1")
+          .get(campaignId, annotatorId) as Record<string, unknown> | undefined;
+        if (open) return withItem(open);
+        const free = this.#db
+          .prepare(
+            `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') AS taken
+             FROM campaign_items i
+             WHERE i.campaign_id = ? AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.annotator_id = ?)
+               AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') < ?
+             ORDER BY taken DESC, i.position LIMIT 1`,
+          )
+          .get(campaignId, annotatorId, overlap) as Record<string, unknown> | undefined;
+        if (!free) return null;
+        const item = toCampaignItem(free, true);
+        const assignment = this.#db
+          .prepare(
+            `INSERT INTO assignments (campaign_id, item_id, annotator_id, shown_order, status, seq, assigned_at)
+             VALUES (?, ?, ?, ?, 'assigned', (SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = ? AND annotator_id = ?), ?) RETURNING *`,
+          )
+          .get(campaignId, item.id, annotatorId, JSON.stringify(order(item)), campaignId, annotatorId, Date.now()) as Record<
+          string,
+          unknown
+        >;
+        return { assignment: toAssignment(assignment, true), item };
+      })
+      .immediate();
+  }
+
+  async skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean> {
+    const { changes } = this.#db
+      .prepare(
+        "UPDATE assignments SET status = 'skipped' WHERE campaign_id = ? AND annotator_id = ? AND item_id = ? AND status = 'assigned'",
+      )
+      .run(campaignId, annotatorId, itemId);
+    return changes === 1;
+  }
+
+  async submitAnswer(answer: NewAnswer): Promise<SubmitResult> {
+    return this.#db
+      .transaction((): SubmitResult => {
+        const same = this.#db
+          .prepare("SELECT * FROM answers WHERE annotator_id = ? AND item_id = ? AND idempotency_key = ?")
+          .get(answer.annotatorId, answer.itemId, answer.idempotencyKey) as Record<string, unknown> | undefined;
+        if (same) return { status: "duplicate", answer: toAnswer(same, true) };
+        const assignment = this.#db
+          .prepare("SELECT * FROM assignments WHERE campaign_id = ? AND item_id = ? AND annotator_id = ?")
+          .get(answer.campaignId, answer.itemId, answer.annotatorId) as Record<string, unknown> | undefined;
+        if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
+        if (assignment.status === "answered") return { status: "already_answered" };
+        const row = this.#db
+          .prepare(
+            `INSERT INTO answers (campaign_id, item_id, annotator_id, idempotency_key, shown_order, data, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          )
+          .get(
+            answer.campaignId,
+            answer.itemId,
+            answer.annotatorId,
+            answer.idempotencyKey,
+            assignment.shown_order,
+            JSON.stringify(answer.data),
+            Date.now(),
+          ) as Record<string, unknown>;
+        this.#db.prepare("UPDATE assignments SET status = 'answered' WHERE id = ?").run(assignment.id);
+        return { status: "stored", answer: toAnswer(row, true) };
+      })
+      .immediate();
+  }
+
+  async undoLastAnswer(campaignId: number, annotatorId: number): Promise<AnswerRow | null> {
+    return this.#db
+      .transaction(() => {
+        const last = this.#db
+          .prepare("SELECT * FROM answers WHERE campaign_id = ? AND annotator_id = ? AND undone_at IS NULL ORDER BY id DESC LIMIT 1")
+          .get(campaignId, annotatorId) as Record<string, unknown> | undefined;
+        if (!last) return null;
+        const now = Date.now();
+        const row = this.#db.prepare("UPDATE answers SET undone_at = ? WHERE id = ? RETURNING *").get(now, last.id) as Record<
+          string,
+          unknown
+        >;
+        this.#db
+          .prepare(
+            `UPDATE assignments SET status = 'assigned', seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
+             WHERE campaign_id = ? AND annotator_id = ? AND item_id = ?`,
+          )
+          .run(campaignId, annotatorId, campaignId, annotatorId, last.item_id);
+        return toAnswer(row, true);
+      })
+      .immediate();
+  }
+
+  async answers(campaignId: number, options: { annotatorId?: number; includeUndone?: boolean } = {}): Promise<AnswerRow[]> {
+    const where = ["campaign_id = ?"];
+    const params: unknown[] = [campaignId];
+    if (options.annotatorId !== undefined) {
+      where.push("annotator_id = ?");
+      params.push(options.annotatorId);
+    }
+    if (!options.includeUndone) where.push("undone_at IS NULL");
+    const rows = this.#db.prepare(`SELECT * FROM answers WHERE ${where.join(" AND ")} ORDER BY id`).all(...params);
+    return (rows as Record<string, unknown>[]).map((r) => toAnswer(r, true));
+  }
+
+  async assignments(campaignId: number): Promise<AssignmentRow[]> {
+    const rows = this.#db.prepare("SELECT * FROM assignments WHERE campaign_id = ? ORDER BY id").all(campaignId);
+    return (rows as Record<string, unknown>[]).map((r) => toAssignment(r, true));
+  }
+
+  async assignment(campaignId: number, itemId: number, annotatorId: number): Promise<AssignmentRow | null> {
+    const row = this.#db
+      .prepare("SELECT * FROM assignments WHERE campaign_id = ? AND item_id = ? AND annotator_id = ?")
+      .get(campaignId, itemId, annotatorId);
+    return row ? toAssignment(row as Record<string, unknown>, true) : null;
+  }
+
+  async annotatorProgress(campaignId: number, annotatorId: number, overlap: number): Promise<AnnotatorProgress> {
+    // better-sqlite3 binds $N placeholders by name from an object.
+    const row = this.#db.prepare(PROGRESS_SQL).get({ 1: campaignId, 2: annotatorId, 3: overlap }) as Record<string, number>;
+    return { answered: Number(row.answered), skipped: Number(row.skipped), remaining: Number(row.remaining) };
   }
 
   async close(): Promise<void> {

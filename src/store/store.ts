@@ -9,6 +9,8 @@
  * dead worker expires and the item is claimed again; a late `complete` from a
  * worker that lost its claim is refused, so no item is done twice.
  */
+import type { AnnotationStore } from "./annotation.js";
+
 export type WorkStatus = "pending" | "claimed" | "done" | "failed";
 
 export type WorkItem = {
@@ -50,7 +52,7 @@ export type StoredRecord = Required<Provenance> & {
   createdAt: number;
 };
 
-export interface Store {
+export interface Store extends AnnotationStore {
   readonly dialect: "sqlite" | "postgres";
   /** Applies the migrations this database has not seen yet (idempotent). */
   migrate(): Promise<void>;

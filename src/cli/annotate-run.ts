@@ -1,0 +1,131 @@
+/** What `precept annotate …` does; see annotate.ts for the options. */
+import { readFileSync } from "node:fs";
+import { serve as listen } from "@hono/node-server";
+import { writeJsonl } from "../data/dataset.js";
+import { type Campaign, createCampaign as create, findCampaign } from "../feedback/campaign.js";
+import { consensusRows, rawRows } from "../feedback/export.js";
+import { campaignReport } from "../feedback/report.js";
+import { itemsFromComparisons, itemsFromJsonl } from "../feedback/sources.js";
+import { addAnnotator, newToken } from "../feedback/users.js";
+import { createAnnotateApp } from "../server/annotate.js";
+import { openStore, type Store } from "../store/store.js";
+
+async function withStore<T>(body: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore();
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function campaignNamed(store: Store, nameOrId: string): Promise<Campaign> {
+  const campaign = await findCampaign(store, nameOrId);
+  if (!campaign) throw new Error(`no campaign "${nameOrId}" in ${process.env.PRECEPT_DB ?? "the store"}`);
+  return campaign;
+}
+
+export async function serve(options: { host: string; port: number; adminToken?: string; maxBody: number }): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const given = options.adminToken ?? process.env.PRECEPT_ADMIN_TOKEN;
+  const adminToken = given ?? newToken("admin");
+  const store = await openStore();
+  const app = createAnnotateApp({ store, adminToken, maxBodyBytes: options.maxBody });
+  return new Promise((resolve) => {
+    const server = listen({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
+      console.log(`precept annotate: http://${options.host}:${info.port}/ (store ${process.env.PRECEPT_DB ?? "precept.db"})`);
+      if (!given) console.log(`admin token (sign in with it for the dashboard): ${adminToken}`);
+      const close = () => new Promise<void>((done) => server.close(() => store.close().then(done, done)));
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => close().then(() => process.exit(0)));
+      resolve({ port: info.port, close });
+    });
+  });
+}
+
+export async function addUser(name: string, options: { campaign: string[] }): Promise<void> {
+  await withStore(async (store) => {
+    const ids = [];
+    for (const c of options.campaign) ids.push((await campaignNamed(store, c)).id);
+    const { annotator, token } = await addAnnotator(store, name, ids);
+    const where = options.campaign.length ? ` in ${options.campaign.join(", ")}` : " (in no campaign yet: add --campaign)";
+    if (token) console.log(`added annotator ${annotator.name}${where}\ntoken: ${token}\n(shown once: only its hash is stored)`);
+    else console.log(`annotator ${annotator.name} exists; now${where} (token unchanged)`);
+  });
+}
+
+export async function createCampaign(options: {
+  fromRun?: string;
+  fromJsonl?: string;
+  name: string;
+  overlap: number;
+  mode: "pick" | "rank";
+  flags: string;
+  guidelines?: string;
+  aiRun: string[];
+  seed: number;
+}): Promise<void> {
+  if (!options.fromRun === !options.fromJsonl) throw new Error("give exactly one of --from-run RUN and --from-jsonl FILE");
+  const guidelines = options.guidelines ? readFileSync(options.guidelines, "utf8") : "";
+  await withStore(async (store) => {
+    const items = options.fromRun
+      ? itemsFromComparisons(await store.records(options.fromRun, "comparison"))
+      : await itemsFromJsonl(options.fromJsonl as string);
+    if (items.length === 0)
+      throw new Error(`${options.fromRun ? `run ${options.fromRun}` : options.fromJsonl}: no prompt with two or more different responses`);
+    const campaign = await create(
+      store,
+      options.name,
+      {
+        mode: options.mode,
+        overlap: options.overlap,
+        flags: options.flags
+          .split(",")
+          .map((f) => f.trim())
+          .filter(Boolean),
+        guidelines,
+        seed: options.seed,
+        sourceRun: options.fromRun ?? null,
+        aiRuns: options.aiRun,
+      },
+      items,
+    );
+    const responses = items.reduce((n, i) => n + i.responses.length, 0);
+    console.log(
+      `created campaign ${campaign.name} (id ${campaign.id}): ${items.length} items, ${responses} responses, ${options.mode}, overlap ${options.overlap}`,
+    );
+  });
+}
+
+export async function exportCampaign(
+  nameOrId: string,
+  options: { consensus: boolean; raw: boolean; out: string; marginScale: number },
+): Promise<void> {
+  if (options.consensus === options.raw) throw new Error("give exactly one of --consensus and --raw");
+  await withStore(async (store) => {
+    const campaign = await campaignNamed(store, nameOrId);
+    const rows = options.consensus
+      ? await consensusRows(store, campaign, { marginScale: options.marginScale })
+      : await rawRows(store, campaign);
+    writeJsonl(options.out, rows);
+    console.log(
+      `wrote ${rows.length} ${options.consensus ? "consensus preference" : "answer"} row(s) of ${campaign.name} to ${options.out}`,
+    );
+  });
+}
+
+export async function report(nameOrId: string, options: { json: boolean }): Promise<void> {
+  await withStore(async (store) => {
+    const r = await campaignReport(store, await campaignNamed(store, nameOrId));
+    if (options.json) return console.log(JSON.stringify(r, null, 2));
+    const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
+    console.log(`${r.campaign.name}: ${r.campaign.items} items, ${r.progress.answers} answers, ${r.progress.complete} items complete`);
+    for (const a of r.progress.annotators) console.log(`  ${a.name}: ${a.answered} answered, ${a.skipped} skipped, ${a.open} open`);
+    console.log(`Krippendorff's alpha: ${f(r.agreement.alpha)} (${r.agreement.alphaN} pairable judgements)`);
+    for (const k of r.agreement.kappa) console.log(`  kappa ${k.a} / ${k.b}: ${f(k.kappa)} over ${k.n}`);
+    for (const a of r.agreement.withConsensus)
+      console.log(`  ${a.annotator} agrees with the others' majority ${a.agree}/${a.n}${a.low ? "  <- low agreement" : ""}`);
+    for (const p of r.ai) console.log(`AI vs people, ${p.principle}: ${p.agree}/${p.n} agree (${f(p.rate)})`);
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * `precept annotate serve|add-user|create-campaign|export|report`: human
+ * feedback. Options only; the implementation is imported when a command runs.
+ */
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+function int(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number");
+  return Number(value);
+}
+function num(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number ≥ 0");
+  return n;
+}
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addAnnotateCommands(program: Command): void {
+  const annotate = program
+    .command("annotate")
+    .description("human feedback: a web app where annotators compare and flag responses, with agreement, consensus and exports")
+    .addHelpText(
+      "after",
+      `
+A typical session (the store is --db, default precept.db):
+  precept annotate create-campaign --from-run RUN --name safety-v1 --overlap 3 --guidelines guide.md
+  precept annotate add-user alice --campaign safety-v1      # prints alice's token, once
+  precept annotate serve --port 8080                         # prints the admin token if not given
+  precept annotate export safety-v1 --consensus --out prefs.jsonl
+  precept train rm --model_name_or_path BASE --train_file prefs.jsonl --output_dir rm`,
+    );
+
+  annotate
+    .command("serve")
+    .description("serve the annotation app (task screen for annotators, dashboard for the admin) over the store")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0: any free port)", int, 8080)
+    .option("--admin-token <token>", "the admin's token, 16+ characters (or PRECEPT_ADMIN_TOKEN; default: a new one, printed)")
+    .option("--max-body <bytes>", "largest accepted request body", int, 256 * 1024)
+    .action(async (options) => {
+      await (await import("./annotate-run.js")).serve(options);
+    });
+
+  annotate
+    .command("add-user")
+    .description(
+      "add an annotator and print their sign-in token (shown once; only its hash is stored); an existing annotator joins the campaigns",
+    )
+    .argument("<name>", "the annotator's name (letters, digits, spaces, . @ _ -)")
+    .option("--campaign <campaign>", "a campaign (name or id) this annotator works in; repeat for several", collect, [])
+    .action(async (name: string, options) => (await import("./annotate-run.js")).addUser(name, options));
+
+  annotate
+    .command("create-campaign")
+    .description("create a campaign from a run's stored comparisons or from a JSONL file; pairs with the same prompt become one item")
+    .option("--from-run <run>", "a run whose comparison records to annotate (its ai_label records are compared with people)")
+    .option("--from-jsonl <file>", 'JSONL rows {"prompt", "responses": [...]} or {"prompt", "chosen", "rejected"}')
+    .requiredOption("--name <name>", "campaign name")
+    .option("--overlap <n>", "annotators per item", int, 3)
+    .addOption(new Option("--mode <mode>", "pick the best response, or rank them all").choices(["pick", "rank"]).default("pick"))
+    .option("--flags <list>", "comma-separated flags to offer", "pii,hate_harassment,dangerous_advice,medical_no_disclaimer,other")
+    .option("--guidelines <file>", "Markdown shown beside every task")
+    .option("--ai-run <run>", "also compare with this run's ai_label records; repeat for several", collect, [])
+    .option("--seed <n>", "seed for each annotator's response order", int, 0)
+    .action(async (options) => (await import("./annotate-run.js")).createCampaign(options));
+
+  annotate
+    .command("export")
+    .description("write a campaign's consensus as TRL preference JSONL (for precept train rm), or its raw answers")
+    .argument("<campaign>", "campaign name or id")
+    .option("--consensus", "one {prompt, chosen, rejected, margin} row per decided pair; margin = agreement strength", false)
+    .option("--raw", "every live answer: annotator, shown order, ranking, flags, reason", false)
+    .option("--margin-scale <x>", "multiply consensus margins by this (0: no margin)", num, 1)
+    .requiredOption("--out <file>", "JSONL file to write")
+    .action(async (campaign: string, options) => (await import("./annotate-run.js")).exportCampaign(campaign, options));
+
+  annotate
+    .command("report")
+    .description("print a campaign's progress, agreement (Cohen's kappa, Krippendorff's alpha) and AI-vs-human figures")
+    .argument("<campaign>", "campaign name or id")
+    .option("--json", "print the whole report as JSON", false)
+    .action(async (campaign: string, options) => (await import("./annotate-run.js")).report(campaign, options));
+}
