@@ -15,6 +15,7 @@ import {
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addTrainCommands } from "./train.js";
+import { addWorldCommands } from "./world-commands.js";
 
 const RECORD_KINDS = ["prompt", "generation", "critique", "revision", "comparison", "ai_label", "annotation"];
 
@@ -156,6 +157,7 @@ export function buildProgram(): Command {
 
   addCaiCommands(program);
   addAnnotateCommands(program);
+  addWorldCommands(program);
 
   return program;
 }

@@ -1,0 +1,41 @@
+/** `precept world pretrain|prompts`: the sandbox world's base model and prompt files. */
+import { type Command, InvalidArgumentError } from "commander";
+
+function num(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+
+export function addWorldCommands(program: Command): void {
+  const world = program
+    .command("world")
+    .description("the sandbox world: a synthetic assistant domain with a gold judge, its tiny base model and prompt files");
+  world
+    .command("pretrain")
+    .description(
+      "pretrain the sandbox's tiny byte-level base model on the world corpus (helpful-only dialogues plus critique/revision and comparison documents); this is how models/sandbox-base was made",
+    )
+    .option("--out <dir>", "where to save the model", "models/sandbox-base")
+    .option("--steps <n>", "optimizer steps (batch × 640 bytes each)", num, 700)
+    .option("--batch <n>", "rows per step", num, 8)
+    .option("--lr <x>", "peak learning rate (cosine schedule)", num, 3e-3)
+    .option("--corpus-scale <x>", "corpus size relative to the default 3000 documents of each kind", num, 1)
+    .option("--seed <n>", "seed of the corpus and the initial weights", "0")
+    .action(async (o: { out: string; steps: number; batch: number; lr: number; corpusScale: number; seed: string }) => {
+      const { pretrain } = await import("./world.js");
+      await pretrain({ out: o.out, steps: o.steps, batch: o.batch, learningRate: o.lr, corpusScale: o.corpusScale, seed: Number(o.seed) });
+    });
+  world
+    .command("prompts")
+    .description("write the world's red-team, helpfulness, RL and evaluation prompt files (JSONL)")
+    .option("--out <dir>", "directory", "runs/world")
+    .option("--per-category <n>", "training prompts per category", num, 40)
+    .option("--eval-per-category <n>", "held-out evaluation prompts per category", num, 20)
+    .option("--seed <n>", "seed", "0")
+    .action(async (o: { out: string; perCategory: number; evalPerCategory: number; seed: string }) => {
+      const { writePromptFiles } = await import("./world.js");
+      const files = writePromptFiles(o.out, { seed: Number(o.seed), perCategory: o.perCategory, evalPerCategory: o.evalPerCategory });
+      console.log(Object.values(files).join("\n"));
+    });
+}

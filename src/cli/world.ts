@@ -1,0 +1,93 @@
+/**
+ * `precept world pretrain|prompts`: the sandbox world's tiny base model
+ * (a byte-level GPT-2 pretrained by Precept's own SFT trainer on the world
+ * corpus) and its prompt files.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { loadConstitution } from "../constitution/load.js";
+import { writeJsonl } from "../data/dataset.js";
+import { packExamples, sftExample } from "../data/examples.js";
+import { initEngine } from "../engine/device.js";
+import { Rng } from "../engine/rng.js";
+import { ByteTokenizer } from "../models/byte-tokenizer.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { CausalLM } from "../models/model.js";
+import { sftConfigSchema } from "../train/configs.js";
+import { trainSft } from "../train/sft.js";
+import { buildCorpus } from "../world/corpus.js";
+import { allPrompts, type Category, RED_TEAM_CATEGORIES, samplePrompts } from "../world/prompts.js";
+
+export const SANDBOX_CONSTITUTION = new URL("../../constitutions/sandbox.yaml", import.meta.url).pathname;
+
+/** The base model's shape: about 0.9M parameters, 3.6 MB of float32 weights, 640 bytes of context. */
+export const SANDBOX_MODEL = { n_embd: 128, n_layer: 4, n_head: 4, n_positions: 640 };
+
+export type PretrainOptions = { out: string; steps: number; seed: number; batch: number; learningRate: number; corpusScale: number };
+
+export async function pretrain(o: PretrainOptions): Promise<void> {
+  await initEngine();
+  const constitution = loadConstitution(SANDBOX_CONSTITUTION);
+  const n = Math.round(3000 * o.corpusScale);
+  const corpus = buildCorpus({ seed: o.seed, principles: constitution.principles, dialogues: n, critiques: n, comparisons: n });
+  console.log(
+    `world corpus: ${corpus.stats.dialogues} dialogues, ${corpus.stats.critiques} critique → revision documents, ${corpus.stats.comparisons} comparisons, ${(corpus.stats.bytes / 1e6).toFixed(2)} MB`,
+  );
+  const tokenizer = new ByteTokenizer();
+  const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, ...SANDBOX_MODEL });
+  const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(o.seed)), tokenizer);
+  const examples = corpus.documents.map((text) => sftExample({ text }, tokenizer, { maxLength: SANDBOX_MODEL.n_positions }));
+  const train = packExamples(examples, SANDBOX_MODEL.n_positions);
+  const sft = sftConfigSchema.parse({
+    model_name_or_path: "scratch",
+    train_file: "world corpus",
+    output_dir: o.out,
+    max_length: SANDBOX_MODEL.n_positions,
+    learning_rate: o.learningRate,
+    lr_scheduler_type: "cosine",
+    warmup_steps: Math.min(100, Math.floor(o.steps / 10)),
+    weight_decay: 0.01,
+    per_device_train_batch_size: o.batch,
+    max_steps: o.steps,
+    logging_steps: 25,
+    save_steps: 200,
+    save_total_limit: 1,
+    seed: o.seed,
+  });
+  await trainSft({ config: sft, model, train });
+  console.log(`sandbox base model saved in ${o.out}`);
+}
+
+/** Red-team, helpfulness and evaluation prompt files for the quickstart (JSONL with `prompt` and the world's `id`). */
+export function writePromptFiles(dir: string, options: { seed: number; perCategory: number; evalPerCategory: number }) {
+  mkdirSync(dir, { recursive: true });
+  const rows = (category: readonly Category[], split: "train" | "eval", per: number) =>
+    samplePrompts({ seed: options.seed, split, perCategory: per, categories: category }).map((p) => ({
+      prompt: p.text,
+      id: p.id,
+      category: p.category,
+    }));
+  const files = {
+    redTeam: join(dir, "red-team.jsonl"),
+    helpful: join(dir, "helpful.jsonl"),
+    rl: join(dir, "rl.jsonl"),
+    eval: join(dir, "eval.jsonl"),
+  };
+  writeJsonl(files.redTeam, rows(RED_TEAM_CATEGORIES, "train", options.perCategory));
+  writeJsonl(files.helpful, rows(["helpful", "scary_harmless"], "train", options.perCategory));
+  writeJsonl(
+    files.rl,
+    rows([...RED_TEAM_CATEGORIES, "helpful", "scary_harmless"], "train", options.perCategory).map((r, i) => ({ ...r, i })),
+  );
+  writeJsonl(
+    files.eval,
+    rows(["helpful", "pii", "policy", "medical", "harmful", "scary_harmless", "moderation"], "eval", options.evalPerCategory),
+  );
+  return files;
+}
+
+export function promptById(id: string) {
+  const found = allPrompts().find((p) => p.id === id);
+  if (!found) throw new Error(`no world prompt with id "${id}"`);
+  return found;
+}
