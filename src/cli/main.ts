@@ -61,6 +61,37 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("quickstart")
+    .description(
+      "the whole alignment loop on the sandbox world, offline: base → SL-CAI → AI labels → reward model → PPO (and DPO), then evaluation by the gold judge, report.html and summary.json (about 10 minutes on 2 cores; --fast: about 3)",
+    )
+    .option("--out <dir>", "where every stage's output, the report and the summary go", "runs/quickstart")
+    .option("--fast", "a shortened run (fewer prompts and steps), as in CI", false)
+    .option("--policy <dir>", "the base model to align (default: the shipped sandbox model, models/sandbox-base)")
+    .option("--critic <id>", "critic and feedback model: local:DIR, openai:MODEL, anthropic:MODEL (default: the base model itself)")
+    .option("--judge <id>", "also compare each stage with the base by this provider (multiple choice under the sandbox constitution)")
+    .option("--seed <n>", "seed", "0")
+    .addHelpText(
+      "after",
+      "\nRerun the same command to continue after an interruption: finished stages are skipped. The store is <out>/precept.db unless --db is given.",
+    )
+    .action(
+      async (options: { out: string; fast: boolean; policy?: string; critic?: string; judge?: string; seed: string }, command: Command) => {
+        const { quickstart } = await import("./quickstart.js");
+        const db = command.optsWithGlobals<{ db: string }>().db;
+        await quickstart({
+          out: options.out,
+          fast: options.fast,
+          seed: Number(options.seed),
+          ...(options.policy ? { policy: options.policy } : {}),
+          ...(options.critic ? { critic: options.critic } : {}),
+          ...(options.judge ? { judge: options.judge } : {}),
+          ...(db && db !== "precept.db" ? { db } : {}),
+        });
+      },
+    );
+
+  program
     .command("serve")
     .description("serve a local model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
     .requiredOption("--model <dir>", "model directory, local:DIR or hf:Org/Name@revision")

@@ -50,7 +50,12 @@ export const recipeSchema = z
   .object({
     constitution: z.string().min(1),
     base_model: z.string().min(1).describe("model directory the recipe starts from (the helpful model)"),
-    feedback_model: z.string().min(1).optional().describe("provider id of the feedback model (default: local:<base_model>)"),
+    critic_model: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("provider id of the critic/reviser (default: local:<base_model>, the model itself)"),
+    feedback_model: z.string().min(1).optional().describe("provider id of the feedback model (default: the critic)"),
     prompts: z.string().min(1).describe("red-team prompts (JSONL)"),
     helpful: z.string().min(1).optional().describe("helpfulness prompts (JSONL)"),
     label_prompts: z.string().min(1).optional().describe("prompts for AI labels and RL (default: prompts)"),
@@ -104,11 +109,19 @@ export function recipeDirs(out: string) {
 }
 
 /** The recipe's stages, for `cai run` and for the quickstart (which adds its own around them). */
-export function caiStages(r: Recipe, store: Store): Stage[] {
+export type StageHooks = {
+  /** Extra metrics per PPO rollout (the quickstart's gold reward). */
+  observePpo?: Parameters<typeof runPpo>[1]["observe"];
+};
+
+export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stage[] {
   const dirs = recipeDirs(r.out);
   const constitution = loadConstitution(r.constitution);
   const labelPrompts = r.label_prompts ?? r.prompts;
-  const feedbackId = r.feedback_model ?? `local:${r.base_model}`;
+  const policyId = `local:${r.base_model}`;
+  const criticId = r.critic_model ?? policyId;
+  const feedbackId = r.feedback_model ?? criticId;
+  const localDir = (id: string) => (id.startsWith("local:") ? [id.slice("local:".length)] : []);
   const providers = async (ids: string[], batch: number) => {
     const map = await openProviders(ids, store, batch);
     return (id: string) => map.get(id) as Provider;
@@ -117,14 +130,15 @@ export function caiStages(r: Recipe, store: Store): Stage[] {
     {
       name: "revise",
       output: dirs.revise,
-      inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : [])],
-      settings: { revise: r.revise, seed: r.seed },
+      inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : []), ...localDir(criticId)],
+      settings: { revise: r.revise, seed: r.seed, critic: criticId },
       run: async () => {
-        const get = await providers([`local:${r.base_model}`], r.revise.concurrency ?? 8);
+        const get = await providers([policyId, criticId], r.revise.concurrency ?? 8);
         const summary = await runRevise({
           store,
           constitution,
-          policy: get(`local:${r.base_model}`),
+          policy: get(policyId),
+          critic: get(criticId),
           prompts: r.prompts,
           ...(r.helpful ? { helpful: r.helpful } : {}),
           ...(r.revise.helpful_ratio !== undefined ? { helpfulRatio: r.revise.helpful_ratio } : {}),
@@ -167,15 +181,15 @@ export function caiStages(r: Recipe, store: Store): Stage[] {
     {
       name: "label",
       output: dirs.label,
-      inputs: [r.constitution, dirs.slCai, labelPrompts, ...(feedbackId.startsWith("local:") ? [feedbackId.slice(6)] : [])],
+      inputs: [r.constitution, dirs.slCai, labelPrompts, ...localDir(feedbackId)],
       settings: { label: r.label, seed: r.seed, feedback: feedbackId },
       run: async () => {
-        const policyId = `local:${dirs.slCai}`;
-        const get = await providers([policyId, feedbackId], r.label.concurrency ?? 8);
+        const slCaiId = `local:${dirs.slCai}`;
+        const get = await providers([slCaiId, feedbackId], r.label.concurrency ?? 8);
         const summary = await runLabel({
           store,
           constitution,
-          policy: get(policyId),
+          policy: get(slCaiId),
           feedback: get(feedbackId),
           prompts: labelPrompts,
           ...(r.label.responses !== undefined ? { responses: r.label.responses } : {}),
@@ -244,7 +258,7 @@ export function caiStages(r: Recipe, store: Store): Stage[] {
             },
             "recipe ppo",
           ),
-          resume ? { resume } : {},
+          { ...(resume ? { resume } : {}), ...(hooks.observePpo ? { observe: hooks.observePpo } : {}) },
         );
       },
     });

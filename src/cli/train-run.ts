@@ -17,7 +17,11 @@ import { trainPpo } from "../train/ppo.js";
 import { trainRewardModel } from "../train/reward.js";
 import { trainSft } from "../train/sft.js";
 
-type RunOptions = { resume?: string };
+type RunOptions = {
+  resume?: string;
+  /** PPO only: extra metrics per rollout (see `trainPpo`). */
+  observe?: Parameters<typeof trainPpo>[0]["observe"];
+};
 
 async function load(path: string): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
   const model = await loadModel(path);
@@ -111,7 +115,11 @@ async function onlineInputs(config: PpoConfig | GrpoConfig | RlooConfig, options
 }
 
 export async function runPpo(config: PpoConfig, options: RunOptions): Promise<void> {
-  const { history } = await trainPpo({ config, ...(await onlineInputs(config, options)) });
+  const { history } = await trainPpo({
+    config,
+    ...(await onlineInputs(config, options)),
+    ...(options.observe ? { observe: options.observe } : {}),
+  });
   report("ppo", config.output_dir, history);
 }
 

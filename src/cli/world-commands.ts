@@ -17,8 +17,8 @@ export function addWorldCommands(program: Command): void {
       "pretrain the sandbox's tiny byte-level base model on the world corpus (helpful-only dialogues plus critique/revision and comparison documents); this is how models/sandbox-base was made",
     )
     .option("--out <dir>", "where to save the model", "models/sandbox-base")
-    .option("--steps <n>", "optimizer steps (batch × 640 bytes each)", num, 700)
-    .option("--batch <n>", "rows per step", num, 8)
+    .option("--steps <n>", "optimizer steps (batch × 256 tokens each)", num, 800)
+    .option("--batch <n>", "rows per step", num, 16)
     .option("--lr <x>", "peak learning rate (cosine schedule)", num, 3e-3)
     .option("--corpus-scale <x>", "corpus size relative to the default 3000 documents of each kind", num, 1)
     .option("--seed <n>", "seed of the corpus and the initial weights", "0")

@@ -3,16 +3,18 @@
  * (a byte-level GPT-2 pretrained by Precept's own SFT trainer on the world
  * corpus) and its prompt files.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConstitution } from "../constitution/load.js";
 import { writeJsonl } from "../data/dataset.js";
 import { packExamples, sftExample } from "../data/examples.js";
 import { initEngine } from "../engine/device.js";
 import { Rng } from "../engine/rng.js";
-import { ByteTokenizer } from "../models/byte-tokenizer.js";
+import { trainBpe } from "../models/bpe-trainer.js";
+import { END_OF_TEXT } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
+import { loadTokenizer } from "../models/tokenizer.js";
 import { sftConfigSchema } from "../train/configs.js";
 import { trainSft } from "../train/sft.js";
 import { buildCorpus } from "../world/corpus.js";
@@ -20,8 +22,13 @@ import { allPrompts, type Category, RED_TEAM_CATEGORIES, samplePrompts } from ".
 
 export const SANDBOX_CONSTITUTION = new URL("../../constitutions/sandbox.yaml", import.meta.url).pathname;
 
-/** The base model's shape: about 0.9M parameters, 3.6 MB of float32 weights, 640 bytes of context. */
-export const SANDBOX_MODEL = { n_embd: 128, n_layer: 4, n_head: 4, n_positions: 640 };
+/**
+ * The base model's shape: GPT-2 with 4 layers of width 128 (about 1M parameters, 4 MB of float32
+ * weights) over a 1024-token byte-level BPE trained on the corpus (3.7 bytes per token), 256 tokens
+ * of context: every corpus document fits (the longest is 140 tokens).
+ */
+export const SANDBOX_MODEL = { n_embd: 128, n_layer: 4, n_head: 4, n_positions: 256 };
+export const SANDBOX_VOCAB = 1024;
 
 export type PretrainOptions = { out: string; steps: number; seed: number; batch: number; learningRate: number; corpusScale: number };
 
@@ -33,7 +40,14 @@ export async function pretrain(o: PretrainOptions): Promise<void> {
   console.log(
     `world corpus: ${corpus.stats.dialogues} dialogues, ${corpus.stats.critiques} critique → revision documents, ${corpus.stats.comparisons} comparisons, ${(corpus.stats.bytes / 1e6).toFixed(2)} MB`,
   );
-  const tokenizer = new ByteTokenizer();
+  // A BPE fitted to the world: sequences ~3.7x shorter than bytes, so training and generation are several times faster.
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, "tokenizer.json"), JSON.stringify(trainBpe(corpus.documents, { vocabSize: SANDBOX_VOCAB })));
+  writeFileSync(
+    join(o.out, "tokenizer_config.json"),
+    JSON.stringify({ bos_token: END_OF_TEXT, eos_token: END_OF_TEXT, pad_token: END_OF_TEXT, model_max_length: SANDBOX_MODEL.n_positions }),
+  );
+  const tokenizer = await loadTokenizer(o.out);
   const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, ...SANDBOX_MODEL });
   const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(o.seed)), tokenizer);
   const examples = corpus.documents.map((text) => sftExample({ text }, tokenizer, { maxLength: SANDBOX_MODEL.n_positions }));

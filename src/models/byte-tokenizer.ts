@@ -23,7 +23,7 @@ export interface ByteTokenizerOptions {
  * visible character, printable Latin-1 bytes as themselves and the others
  * shifted to U+0100 and up (so a space is "Ġ"). Index b holds byte b's character.
  */
-const BYTE_CHARS: readonly string[] = (() => {
+export const BYTE_CHARS: readonly string[] = (() => {
   const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const chars: string[] = [];
   let shifted = 0;

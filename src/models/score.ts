@@ -9,7 +9,7 @@ import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
 import type { ForwardInput } from "./attention.js";
 import { batchArrays, bucket, padBatch } from "./batch.js";
-import { type CausalLM, lmLogits, type ModelParts } from "./model.js";
+import { type CausalLM, fullInput, lmLogits, type ModelParts, scoreHead } from "./model.js";
 
 /**
  * Log-probs [B, T−1] of each next token: entry t is log p(ids[t+1] | ids[≤t]).
@@ -61,4 +61,19 @@ export async function scoreCompletions(model: CausalLM, prompts: number[][], com
     const start = b * width + p.length - 1;
     return logProbs.slice(start, start + (completions[b] as number[]).length);
   });
+}
+
+/**
+ * A reward model's score of each full sequence (prompt + response tokens):
+ * its score head at the row's last real token. Rows are right-padded.
+ */
+export async function scoreSequences(model: CausalLM, rows: number[][]): Promise<number[]> {
+  if (!model.hasScoreHead) throw new Error(`${model.source ?? "the model"} has no score head: not a reward model`);
+  model.checkIds(rows);
+  const input = fullInput(rows, model.padId, "right");
+  const lastIndex = np.array(
+    Int32Array.from(rows, (r) => r.length - 1),
+    { dtype: np.int32 },
+  );
+  return [...(await readFloats(scoreHead(model, treeRef(model.params), input, lastIndex)))];
 }

@@ -18,8 +18,13 @@ export class LocalProvider implements Provider {
 
   async generate(prompts: string[], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    // Like a server with a context limit, stop early ("length") rather than fail when prompt + max_tokens does not fit.
+    const longest = Math.max(...prompts.map((p) => tokenizer.encode(p).length));
+    const room = this.model.dims.maxPositions - longest;
+    if (room < 1)
+      throw new Error(`${this.id}: a prompt of ${longest} tokens leaves no room in the model's ${this.model.dims.maxPositions} positions`);
     const outputs = await generate(this.model, prompts, {
-      maxNewTokens: params.maxTokens ?? 64,
+      maxNewTokens: Math.min(params.maxTokens ?? 64, room),
       temperature: params.temperature ?? 1,
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
       stop: params.stop ?? [],

@@ -13,10 +13,11 @@
  * AutoModelForCausalLMWithValueHead layout), trained with weight `vf_coef`.
  */
 import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
-import { readFloats, readNumber } from "../engine/ownership.js";
+import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
-import { type CausalLM, fullInput, scoreHead } from "../models/model.js";
+import type { CausalLM } from "../models/model.js";
+import { scoreSequences } from "../models/score.js";
 import { gae, ppoTokenRewards, whiten } from "./advantages.js";
 import type { PpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
@@ -79,14 +80,10 @@ export async function scoreResponses(reward: RewardSource, rollout: Rollout, pol
     }
     return scores;
   }
-  const model = reward.model;
-  const rows = rollout.prompts.map((p, i) => [...p, ...(rollout.responses[i] as number[])]);
-  const input = fullInput(rows, model.padId, "right");
-  const lastIndex = np.array(
-    Int32Array.from(rows, (r) => r.length - 1),
-    { dtype: np.int32 },
+  return scoreSequences(
+    reward.model,
+    rollout.prompts.map((p, i) => [...p, ...(rollout.responses[i] as number[])]),
   );
-  return [...(await readFloats(scoreHead(model, treeRef(model.params), input, lastIndex)))];
 }
 
 /** TRL's `missing_eos_penalty`: subtracted from the score of each response that never produced EOS. */

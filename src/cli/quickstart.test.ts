@@ -1,0 +1,36 @@
+/**
+ * The quickstart end to end in its shortened form (`--fast`), on the shipped
+ * sandbox model, as CI runs it; then a rerun that skips every stage.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { quickstart } from "./quickstart.js";
+
+const out = mkdtempSync(join(tmpdir(), "precept-quickstart-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe("precept quickstart --fast", () => {
+  it("runs every stage offline, evaluates them with the gold judge and writes the report", async () => {
+    const summary = await quickstart({ out, fast: true, seed: 0 });
+    expect(Object.keys(summary.stages)).toEqual(["base", "sl-cai", "rl-cai-ppo", "rl-cai-dpo", "ppo-kl0.001"]);
+    expect(summary.timings.every((t) => t.status === "ran")).toBe(true);
+    // The shipped base model is helpful-only: it leaks data and complies with harmful requests.
+    expect(summary.stages.base?.violationRate).toBeGreaterThan(0.4);
+    // Critique → revision and SFT make the SL-CAI model less harmful than its base.
+    expect(summary.stages["sl-cai"]?.violationRate).toBeLessThan(summary.stages.base?.violationRate as number);
+    expect(summary.ppo.length).toBeGreaterThan(0);
+    expect(summary.ppo.every((p) => Number.isFinite(p.gold) && Number.isFinite(p.kl))).toBe(true);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html.match(/<svg/g)?.length).toBe(4);
+    expect(html).toContain("Sample transcripts");
+    const json = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+    expect(json.acceptance).toHaveProperty(["violation rate down (relative, base → PPO)"]);
+    for (const dir of ["sl-cai", "rm", "rl-cai-ppo", "rl-cai-dpo"]) expect(existsSync(join(out, dir, "model.safetensors")), dir).toBe(true);
+
+    const again = await quickstart({ out, fast: true, seed: 0 });
+    expect(again.timings.every((t) => t.status === "skipped")).toBe(true);
+    expect(again.stages.base?.violationRate).toBe(summary.stages.base?.violationRate);
+  }, 900_000);
+});
