@@ -3,14 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { runServe } from "../cli/serve.js";
 import { parseConstitution } from "../constitution/load.js";
 import { preferenceRowSchema, promptCompletionRowSchema, readJsonl } from "../data/dataset.js";
-import { Rng } from "../engine/rng.js";
-import { ByteTokenizer } from "../models/byte-tokenizer.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { saveModel } from "../models/io.js";
-import { CausalLM } from "../models/model.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { openStore, type Store } from "../store/store.js";
 import { ANSWER_A, ANSWER_B, comparisonPrompt } from "./format.js";
@@ -34,18 +30,7 @@ principles:
 );
 
 beforeAll(async () => {
-  const tokenizer = new ByteTokenizer();
-  const config = gpt2ConfigSchema.parse({
-    vocab_size: tokenizer.vocabSize,
-    n_positions: 512,
-    n_embd: 32,
-    n_layer: 1,
-    n_head: 2,
-    initializer_range: 0.3,
-  });
-  const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(3)), tokenizer);
-  await saveModel(model, join(tmp, "model"));
-  model.dispose();
+  await saveTinyModel(join(tmp, "model"), { positions: 512, seed: 3 });
   served = await runServe({ model: join(tmp, "model"), host: "127.0.0.1", port: 0, name: "tiny" });
   provider = new OpenAiProvider({ model: "tiny", baseUrl: `http://127.0.0.1:${served.port}/v1` });
   store = await openStore(join(tmp, "store.sqlite"));

@@ -306,4 +306,28 @@ describe("cai label with a scripted provider", () => {
     // The scripted policy answers a prompt the same way every time: identical pairs carry no preference and are skipped.
     expect(summary.pairs).toBe(0);
   });
+
+  it("a contrast model's response joins each prompt's, and the pair is labelled", async () => {
+    class Decliner extends ScriptedProvider {
+      override reply(prompt: string): string {
+        return prompt.endsWith("Assistant:") ? DECLINE : super.reply(prompt);
+      }
+    }
+    const policy = new ScriptedProvider();
+    const summary = await runLabel({
+      store,
+      constitution: TEST_CONSTITUTION,
+      policy,
+      feedback: policy,
+      contrast: new Decliner("decliner"),
+      prompts: jsonl("contrast.jsonl", [{ prompt: "Ann's phone number?" }, { prompt: "Bob's number?" }]),
+      responses: 1,
+      out: join(tmp, "contrast-labels.jsonl"),
+    });
+    const generations = await store.records(summary.run, "generation");
+    expect(generations.map((g) => g.modelId).sort()).toEqual(["decliner", "decliner", "scripted", "scripted"]);
+    const rows = await readJsonl(join(tmp, "contrast-labels.jsonl"), preferenceRowSchema);
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.chosen === ` ${DECLINE}` && r.rejected === ` ${LEAK}`)).toBe(true);
+  });
 });

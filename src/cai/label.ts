@@ -148,7 +148,7 @@ export type LabelResult = { pairs: number; responses: number };
 export async function labelItem(
   item: WorkItem,
   steps: RecordSteps,
-  providers: { policy: Provider; feedback: Provider },
+  providers: { policy: Provider; feedback: Provider; contrast?: Provider },
   s: LabelSettings,
 ): Promise<LabelResult> {
   const { prompt, responses: given, source } = item.payload as LabelPayload;
@@ -156,29 +156,40 @@ export async function labelItem(
   const provenance = { constitutionHash: s.constitution.hash, modelId: providers.feedback.id };
   const root = await steps.step("prompt", key, async () => ({ data: { prompt, source } }));
 
-  const k = given ? given.length : s.responses;
-  const generated = await Promise.all(
-    Array.from({ length: k }, (_, i) =>
-      steps.step("generation", `${key}/s${i}`, async () => {
-        if (given) return { parentId: root.id, data: { prompt, completion: given[i] }, modelId: "input" };
-        const input = s.mode === "chat" ? [{ role: "user", content: prompt }] : responsePrompt(prompt);
-        const seed = itemSeed(s.seed, key, `s${i}`);
-        const completion = await steps.complete(providers.policy, input, {
-          maxTokens: s.maxTokens,
-          temperature: s.temperature,
-          stop: TURN_STOPS,
-          seed,
-        });
-        return {
-          parentId: root.id,
-          data: { prompt, completion: cutAtTurn(completion.text) },
-          modelId: providers.policy.id,
-          sampling: { max_tokens: s.maxTokens, temperature: s.temperature },
-          seed,
-        };
-      }),
-    ),
-  );
+  const respond = (provider: Provider, name: string) =>
+    steps.step("generation", `${key}/${name}`, async () => {
+      const input = s.mode === "chat" ? [{ role: "user", content: prompt }] : responsePrompt(prompt);
+      const seed = itemSeed(s.seed, key, name);
+      const completion = await steps.complete(provider, input, {
+        maxTokens: s.maxTokens,
+        temperature: s.temperature,
+        stop: TURN_STOPS,
+        seed,
+      });
+      return {
+        parentId: root.id,
+        data: { prompt, completion: cutAtTurn(completion.text) },
+        modelId: provider.id,
+        sampling: { max_tokens: s.maxTokens, temperature: s.temperature },
+        seed,
+      };
+    });
+  // Given responses, or k from the policy plus, with a contrast model, one of its own.
+  const generated = given
+    ? await Promise.all(
+        given.map((text, i) =>
+          steps.step("generation", `${key}/s${i}`, async () => ({
+            parentId: root.id,
+            data: { prompt, completion: text },
+            modelId: "input",
+          })),
+        ),
+      )
+    : await Promise.all([
+        ...Array.from({ length: s.responses }, (_, i) => respond(providers.policy, `s${i}`)),
+        ...(providers.contrast ? [respond(providers.contrast, "c0")] : []),
+      ]);
+  const k = generated.length;
   const texts = generated.map((r) => (r.data as { completion: string }).completion);
 
   let pairs = 0;

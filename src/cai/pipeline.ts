@@ -199,6 +199,8 @@ export type LabelOptions = RunControl & {
   /** Generates the k responses per prompt (not needed when every row brings `responses`). */
   policy?: Provider;
   feedback: Provider;
+  /** A second model whose response joins each prompt's k responses (pairs then span both models' behaviour). */
+  contrast?: Provider;
   prompts: string;
   limit?: number;
   runId?: string;
@@ -211,6 +213,8 @@ export type LabelSummary = Summary & ReturnType<typeof labelStats> & { method: L
 export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
   const started = Date.now();
   const { rows, errors: badRows } = await readPromptFile(o.prompts, o.limit);
+  if ((o.responses ?? 2) + (o.contrast ? 1 : 0) < 2)
+    throw new Error("label: each prompt needs at least two responses (--responses, or a contrast model)");
   if (!o.policy && rows.some((r) => !r.responses))
     throw new Error(`${o.prompts}: rows without "responses" need a policy to generate them (--policy)`);
   const mode = o.mode ?? "completion";
@@ -219,6 +223,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     constitution: o.constitution.hash,
     policy: o.policy?.id ?? null,
     feedback: o.feedback.id,
+    contrast: o.contrast?.id ?? null,
     settings: {
       seed: o.seed ?? 0,
       mode,
@@ -258,7 +263,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     ...o,
     store: o.store,
     runId,
-    process: (item) => labelItem(item, steps, { policy, feedback: o.feedback }, settings),
+    process: (item) => labelItem(item, steps, { policy, feedback: o.feedback, ...(o.contrast ? { contrast: o.contrast } : {}) }, settings),
   });
 
   const finished = await doneKeys(o.store, runId);
@@ -273,7 +278,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     comparisons.map(({ prompt, chosen, rejected, label }) => ({ prompt, chosen, rejected, label })),
   );
   const summary: LabelSummary = {
-    ...baseSummary(runId, started, badRows, steps.tally, [policy, o.feedback]),
+    ...baseSummary(runId, started, badRows, steps.tally, [policy, o.feedback, ...(o.contrast ? [o.contrast] : [])]),
     items: await o.store.counts(runId),
     processedNow: result.processed,
     leftPending: result.leftPending,

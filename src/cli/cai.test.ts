@@ -6,12 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { preferenceRowSchema, readJsonl } from "../data/dataset.js";
-import { Rng } from "../engine/rng.js";
-import { ByteTokenizer } from "../models/byte-tokenizer.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { saveModel } from "../models/io.js";
-import { CausalLM } from "../models/model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-cai-cli-"));
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -88,18 +84,7 @@ async function killMidway(db: string, command: "revise" | "label", out: string, 
 }
 
 beforeAll(async () => {
-  const tokenizer = new ByteTokenizer();
-  const config = gpt2ConfigSchema.parse({
-    vocab_size: tokenizer.vocabSize,
-    n_positions: 256,
-    n_embd: 32,
-    n_layer: 1,
-    n_head: 2,
-    initializer_range: 0.3,
-  });
-  const m = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(1)), tokenizer);
-  await saveModel(m, model);
-  m.dispose();
+  await saveTinyModel(model, { positions: 256, seed: 1 });
   writeFileSync(
     constitution,
     `name: cli-test

@@ -138,6 +138,7 @@ export async function label(
     constitution: string;
     policy?: string;
     feedback?: string;
+    contrast?: string;
     responses: number;
     principles?: number;
     cot: boolean;
@@ -152,7 +153,11 @@ export async function label(
   if (!feedbackId) throw new Error("give --feedback (the model that compares responses) or --policy");
   const store = await openStore();
   try {
-    const providers = await openProviders([...(o.policy ? [o.policy] : []), feedbackId], store, o.concurrency);
+    const providers = await openProviders(
+      [...(o.policy ? [o.policy] : []), feedbackId, ...(o.contrast ? [o.contrast] : [])],
+      store,
+      o.concurrency,
+    );
     const { progress, options } = control(o, "label");
     const summary = await runLabel({
       ...options,
@@ -160,6 +165,7 @@ export async function label(
       constitution,
       ...(o.policy ? { policy: providers.get(o.policy) as Provider } : {}),
       feedback: providers.get(feedbackId) as Provider,
+      ...(o.contrast ? { contrast: providers.get(o.contrast) as Provider } : {}),
       prompts: o.prompts,
       responses: o.responses,
       ...(o.principles !== undefined ? { principles: o.principles } : {}),

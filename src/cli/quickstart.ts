@@ -129,7 +129,8 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
       rl: "both",
       seed: o.seed,
       revise: { revisions: n.revisions, max_tokens: 48, temperature: 0.7, concurrency: 16, few_shot: 0 },
-      label: { responses: 2, principles: 1, max_tokens: 48, temperature: 1, concurrency: 16 },
+      // One SL-CAI response and one from the base model per prompt: the pair spans the behaviour RL should move between.
+      label: { responses: 1, contrast_model: `local:${base}`, principles: 1, max_tokens: 48, temperature: 1, concurrency: 16 },
       sft: { ...quiet, num_train_epochs: n.sftEpochs, per_device_train_batch_size: 8, learning_rate: 5e-4, warmup_steps: 5 },
       reward: { ...quiet, num_train_epochs: n.rmEpochs, per_device_train_batch_size: 8, learning_rate: 3e-4, warmup_steps: 5 },
       ppo: {

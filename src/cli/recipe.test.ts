@@ -3,12 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { initEngine } from "../engine/device.js";
-import { Rng } from "../engine/rng.js";
-import { ByteTokenizer } from "../models/byte-tokenizer.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { loadModel, saveModel } from "../models/io.js";
-import { CausalLM } from "../models/model.js";
+import { loadModel } from "../models/io.js";
 import { openStore, type Store } from "../store/store.js";
 import { loadRecipe, recipeDirs, runRecipe } from "./recipe.js";
 
@@ -37,18 +34,7 @@ function writeRecipe(rewardLr: number): string {
 
 beforeAll(async () => {
   await initEngine();
-  const tokenizer = new ByteTokenizer();
-  const config = gpt2ConfigSchema.parse({
-    vocab_size: tokenizer.vocabSize,
-    n_positions: 256,
-    n_embd: 32,
-    n_layer: 1,
-    n_head: 2,
-    initializer_range: 0.3,
-  });
-  const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(2)), tokenizer);
-  await saveModel(model, join(tmp, "base"));
-  model.dispose();
+  await saveTinyModel(join(tmp, "base"), { positions: 256, seed: 2 });
   writeFileSync(
     join(tmp, "c.yaml"),
     "name: t\nversion: '1'\nprinciples:\n  - {id: privacy, critique: Does it leak data?, revision: Remove private data., compare: Which keeps data private?}\n",

@@ -33,7 +33,8 @@ const reviseSettings = z
   .strict();
 const labelSettings = z
   .object({
-    responses: z.number().int().min(2),
+    responses: z.number().int().min(1),
+    contrast_model: z.string().min(1).describe("provider id whose response joins each prompt's responses (e.g. local:<base_model>)"),
     principles: z.number().int().positive(),
     cot: z.boolean(),
     clamp: z.tuple([z.number(), z.number()]),
@@ -122,9 +123,14 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
   const criticId = r.critic_model ?? policyId;
   const feedbackId = r.feedback_model ?? criticId;
   const localDir = (id: string) => (id.startsWith("local:") ? [id.slice("local:".length)] : []);
-  const providers = async (ids: string[], batch: number) => {
+  /** Opens the providers for one stage and closes them after it (local models free their memory). */
+  const withProviders = async <T>(ids: string[], batch: number, use: (get: (id: string) => Provider) => Promise<T>): Promise<T> => {
     const map = await openProviders(ids, store, batch);
-    return (id: string) => map.get(id) as Provider;
+    try {
+      return await use((id) => map.get(id) as Provider);
+    } finally {
+      for (const provider of new Set(map.values())) provider.close?.();
+    }
   };
   const stages: Stage[] = [
     {
@@ -133,24 +139,25 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : []), ...localDir(criticId)],
       settings: { revise: r.revise, seed: r.seed, critic: criticId },
       run: async () => {
-        const get = await providers([policyId, criticId], r.revise.concurrency ?? 8);
-        const summary = await runRevise({
-          store,
-          constitution,
-          policy: get(policyId),
-          critic: get(criticId),
-          prompts: r.prompts,
-          ...(r.helpful ? { helpful: r.helpful } : {}),
-          ...(r.revise.helpful_ratio !== undefined ? { helpfulRatio: r.revise.helpful_ratio } : {}),
-          ...(r.revise.revisions !== undefined ? { revisions: r.revise.revisions } : {}),
-          ...(r.revise.few_shot !== undefined ? { fewShot: r.revise.few_shot } : {}),
-          ...(r.revise.max_tokens !== undefined ? { maxTokens: r.revise.max_tokens } : {}),
-          ...(r.revise.temperature !== undefined ? { temperature: r.revise.temperature } : {}),
-          skipNoProblem: r.revise.skip ?? true,
-          concurrency: r.revise.concurrency ?? 8,
-          seed: r.seed,
-          outDir: dirs.revise,
-        });
+        const summary = await withProviders([policyId, criticId], r.revise.concurrency ?? 8, (get) =>
+          runRevise({
+            store,
+            constitution,
+            policy: get(policyId),
+            critic: get(criticId),
+            prompts: r.prompts,
+            ...(r.helpful ? { helpful: r.helpful } : {}),
+            ...(r.revise.helpful_ratio !== undefined ? { helpfulRatio: r.revise.helpful_ratio } : {}),
+            ...(r.revise.revisions !== undefined ? { revisions: r.revise.revisions } : {}),
+            ...(r.revise.few_shot !== undefined ? { fewShot: r.revise.few_shot } : {}),
+            ...(r.revise.max_tokens !== undefined ? { maxTokens: r.revise.max_tokens } : {}),
+            ...(r.revise.temperature !== undefined ? { temperature: r.revise.temperature } : {}),
+            skipNoProblem: r.revise.skip ?? true,
+            concurrency: r.revise.concurrency ?? 8,
+            seed: r.seed,
+            outDir: dirs.revise,
+          }),
+        );
         if (summary.items.done !== summary.prompts)
           throw new Error(
             `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,
@@ -181,28 +188,37 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
     {
       name: "label",
       output: dirs.label,
-      inputs: [r.constitution, dirs.slCai, labelPrompts, ...localDir(feedbackId)],
+      inputs: [
+        r.constitution,
+        dirs.slCai,
+        labelPrompts,
+        ...localDir(feedbackId),
+        ...(r.label.contrast_model ? localDir(r.label.contrast_model) : []),
+      ],
       settings: { label: r.label, seed: r.seed, feedback: feedbackId },
       run: async () => {
         const slCaiId = `local:${dirs.slCai}`;
-        const get = await providers([slCaiId, feedbackId], r.label.concurrency ?? 8);
-        const summary = await runLabel({
-          store,
-          constitution,
-          policy: get(slCaiId),
-          feedback: get(feedbackId),
-          prompts: labelPrompts,
-          ...(r.label.responses !== undefined ? { responses: r.label.responses } : {}),
-          ...(r.label.principles !== undefined ? { principles: r.label.principles } : {}),
-          ...(r.label.cot !== undefined ? { chainOfThought: r.label.cot } : {}),
-          ...(r.label.clamp !== undefined ? { clamp: r.label.clamp } : {}),
-          ...(r.label.samples !== undefined ? { samples: r.label.samples } : {}),
-          ...(r.label.max_tokens !== undefined ? { maxTokens: r.label.max_tokens } : {}),
-          ...(r.label.temperature !== undefined ? { temperature: r.label.temperature } : {}),
-          concurrency: r.label.concurrency ?? 8,
-          seed: r.seed,
-          out: join(dirs.label, "preferences.jsonl"),
-        });
+        const contrast = r.label.contrast_model ? [r.label.contrast_model] : [];
+        const summary = await withProviders([slCaiId, feedbackId, ...contrast], r.label.concurrency ?? 8, (get) =>
+          runLabel({
+            store,
+            constitution,
+            policy: get(slCaiId),
+            feedback: get(feedbackId),
+            prompts: labelPrompts,
+            ...(r.label.responses !== undefined ? { responses: r.label.responses } : {}),
+            ...(r.label.principles !== undefined ? { principles: r.label.principles } : {}),
+            ...(r.label.cot !== undefined ? { chainOfThought: r.label.cot } : {}),
+            ...(r.label.clamp !== undefined ? { clamp: r.label.clamp } : {}),
+            ...(r.label.samples !== undefined ? { samples: r.label.samples } : {}),
+            ...(r.label.max_tokens !== undefined ? { maxTokens: r.label.max_tokens } : {}),
+            ...(r.label.temperature !== undefined ? { temperature: r.label.temperature } : {}),
+            concurrency: r.label.concurrency ?? 8,
+            seed: r.seed,
+            ...(r.label.contrast_model ? { contrast: get(r.label.contrast_model) } : {}),
+            out: join(dirs.label, "preferences.jsonl"),
+          }),
+        );
         if (summary.items.done !== summary.prompts)
           throw new Error(
             `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,

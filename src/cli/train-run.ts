@@ -61,6 +61,7 @@ export async function runSft(config: SftConfig, options: RunOptions): Promise<vo
   const evalSet = config.eval_file ? await tokenize(config.eval_file) : undefined;
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainSft({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
+  model.dispose();
   report("sft", config.output_dir, history);
 }
 
@@ -84,6 +85,7 @@ export async function runReward(config: RewardConfig, options: RunOptions): Prom
   const evalSet = config.eval_file ? toPairs(await preferences(config.eval_file, tokenizer, config.max_length)) : undefined;
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainRewardModel({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
+  model.dispose();
   report("rm", config.output_dir, history);
 }
 
@@ -94,6 +96,8 @@ export async function runDpo(config: DpoConfig, options: RunOptions): Promise<vo
   const train = await preferences(config.train_file, tokenizer, config.max_length);
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainDpo({ config, model, ref, train, ...(resume ? { resume } : {}) });
+  model.dispose();
+  ref.dispose();
   report("dpo", config.output_dir, history);
 }
 
@@ -114,21 +118,30 @@ async function onlineInputs(config: PpoConfig | GrpoConfig | RlooConfig, options
   return { policy, ref, prompts, reward: { model: rewardModel }, ...(resume ? { resume } : {}) };
 }
 
+/** The models of an online run are freed when it ends, so a recipe's later stages have the memory (wasm has 4 GiB). */
+function freeOnline(inputs: Awaited<ReturnType<typeof onlineInputs>>): void {
+  inputs.policy.dispose();
+  inputs.ref.dispose();
+  inputs.reward.model.dispose();
+}
+
 export async function runPpo(config: PpoConfig, options: RunOptions): Promise<void> {
-  const { history } = await trainPpo({
-    config,
-    ...(await onlineInputs(config, options)),
-    ...(options.observe ? { observe: options.observe } : {}),
-  });
+  const inputs = await onlineInputs(config, options);
+  const { history } = await trainPpo({ config, ...inputs, ...(options.observe ? { observe: options.observe } : {}) });
+  freeOnline(inputs);
   report("ppo", config.output_dir, history);
 }
 
 export async function runGrpo(config: GrpoConfig, options: RunOptions): Promise<void> {
-  const { history } = await trainGrpo({ config, ...(await onlineInputs(config, options)) });
+  const inputs = await onlineInputs(config, options);
+  const { history } = await trainGrpo({ config, ...inputs });
+  freeOnline(inputs);
   report("grpo", config.output_dir, history);
 }
 
 export async function runRloo(config: RlooConfig, options: RunOptions): Promise<void> {
-  const { history } = await trainRloo({ config, ...(await onlineInputs(config, options)) });
+  const inputs = await onlineInputs(config, options);
+  const { history } = await trainRloo({ config, ...inputs });
+  freeOnline(inputs);
   report("rloo", config.output_dir, history);
 }

@@ -91,4 +91,8 @@ export class BatchingProvider implements Provider {
   logprobs(prompt: string, completions: string[]): Promise<number[]> {
     return this.inner.logprobs(prompt, completions);
   }
+
+  close(): void {
+    this.inner.close?.();
+  }
 }

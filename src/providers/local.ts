@@ -46,6 +46,10 @@ export class LocalProvider implements Provider {
     );
   }
 
+  close(): void {
+    this.model.dispose();
+  }
+
   async logprobs(prompt: string, completions: string[]): Promise<number[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
     const promptIds = tokenizer.encode(prompt);

@@ -31,6 +31,8 @@ export interface Provider {
   chat(conversations: ChatMessage[][], params?: SamplingParams): Promise<Completion[]>;
   /** Summed log-prob of each completion after `prompt`; throws `NotSupportedError` where the backend cannot score. */
   logprobs(prompt: string, completions: string[]): Promise<number[]>;
+  /** Frees what the provider holds (a local model's weights); optional. */
+  close?(): void;
 }
 
 export class NotSupportedError extends Error {

@@ -193,6 +193,9 @@ export class TrainerCore {
     await this.save();
     if (this.model.lora) await saveAdapter(this.model, this.config.output_dir, this.model.source ?? "");
     else await saveModel(this.model, this.config.output_dir);
+    // The optimizer's moments (2x the trainable weights) are not needed once training is over.
+    for (const slot of Object.values(this.optState.slots)) disposeTree(slot);
+    this.optState = { ...this.optState, slots: {} };
   }
 
   /** Writes `checkpoint-<step>/` atomically and prunes old ones past `save_total_limit`. */
