@@ -6,6 +6,7 @@ import { DECLINE, HELP, LEAK, optionScore, POSITION_BONUS, ScriptedProvider } fr
 import { parseConstitution } from "../constitution/load.js";
 import { preferenceRowSchema, promptCompletionRowSchema, readJsonl } from "../data/dataset.js";
 import { openStore, type Store } from "../store/store.js";
+import { cutAtTurn } from "./format.js";
 import { clamp, normalizedProbability } from "./label.js";
 import { runLabel, runRevise } from "./pipeline.js";
 import { samplePrinciple, samplePrinciples } from "./sample.js";
@@ -61,6 +62,15 @@ describe("principle sampling", () => {
     // weights 3:1:1 → 60% / 20% / 20%
     expect(counts.privacy / 5000).toBeCloseTo(0.6, 1);
     expect(counts.kind / 5000).toBeCloseTo(0.2, 1);
+  });
+});
+
+describe("reply cutting", () => {
+  it("cuts at the next turn's marker, and a reply that opens with a blank line is empty", () => {
+    expect(cutAtTurn(" Sure, here.\n\nHuman: more?")).toBe("Sure, here.");
+    expect(cutAtTurn(" Fine.\n\nCritique: none")).toBe("Fine.");
+    expect(cutAtTurn("\n\nWhich response is better?\nOptions:")).toBe("");
+    expect(cutAtTurn(" One line\nand another")).toBe("One line\nand another");
   });
 });
 

@@ -138,6 +138,8 @@ export function parseAnswer(text: string): "A" | "B" | null {
 
 /** Cuts a generated turn at the first marker of a following turn (servers that ignore `stop` run on). */
 export function cutAtTurn(text: string): string {
+  // A reply that opens with a blank line is the model starting another block, not answering this turn.
+  if (/^[ \t]*\r?\n[ \t]*\r?\n/.test(text)) return "";
   let end = text.length;
   for (const stop of TURN_MARKERS) {
     const at = text.indexOf(stop);

@@ -139,7 +139,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
         per_device_train_batch_size: 16,
         response_length: 40,
         num_ppo_epochs: 2,
-        learning_rate: 5e-5,
+        learning_rate: 1e-4,
         kl_coef: 0.05,
         temperature: 0.7,
         missing_eos_penalty: 1,
@@ -199,7 +199,8 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
           name: `eval ${name}`,
           output: join(evalDir, name),
           inputs: [dir, dirs.rm, files.eval],
-          settings: { maxTokens: 48 },
+          // `judge` versions the gold judge and reply cutting, so evaluations are redone when they change.
+          settings: { maxTokens: 48, judge: 2 },
           run: async () => {
             const model = await loadModel(dir);
             const bar = new cliProgress.SingleBar(
