@@ -13,6 +13,9 @@
 import type { Principle } from "../constitution/schema.js";
 import type { ChatMessage } from "../models/chat-template.js";
 
+/** The version of these formats and of reply cutting; recipes re-run stages made under another. */
+export const FORMAT_VERSION = 2;
+
 /** Where a generated turn ends: the start of the next turn (four, the most OpenAI-compatible servers accept). */
 export const TURN_STOPS = ["\n\nHuman:", "\n\nAssistant:", "\n\nCritique request:", "\n\nRevision request:"];
 /** Every marker of a following turn, for cutting replies of servers that ignore or limit `stop`. */

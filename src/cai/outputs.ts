@@ -75,7 +75,10 @@ export function sftRows(all: Transcript[], options: { mode: Mode; helpfulRatio?:
       .slice(0, want)
       .map(({ t }) => t);
   }
-  const rows = [...redTeam.map((t) => ({ t, text: t.final })), ...helpful.map((t) => ({ t, text: t.initial }))];
+  // An empty response (a model that produced no answer) teaches nothing but silence.
+  const rows = [...redTeam.map((t) => ({ t, text: t.final })), ...helpful.map((t) => ({ t, text: t.initial }))].filter(
+    (r) => r.text.length > 0,
+  );
   return rows
     .sort((a, b) => (a.t.key < b.t.key ? -1 : 1))
     .map(({ t, text }) => ({ prompt: promptField(t.prompt, options.mode), completion: completionField(text, options.mode) }));
@@ -84,7 +87,10 @@ export function sftRows(all: Transcript[], options: { mode: Mode; helpfulRatio?:
 /** Preference rows: the final revision chosen over the first response, where they differ. */
 export function preferenceRows(all: Transcript[], options: { mode: Mode; finishedKeys?: Set<string> }) {
   return all
-    .filter((t) => t.set === "red-team" && t.final !== t.initial && (!options.finishedKeys || options.finishedKeys.has(t.key)))
+    .filter(
+      (t) =>
+        t.set === "red-team" && t.final !== t.initial && t.final.length > 0 && (!options.finishedKeys || options.finishedKeys.has(t.key)),
+    )
     .sort((a, b) => (a.key < b.key ? -1 : 1))
     .map((t) => ({
       prompt: promptField(t.prompt, options.mode),

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { z } from "zod";
-import { cutAtTurn, responsePrompt } from "../cai/format.js";
+import { cutAtTurn, FORMAT_VERSION, responsePrompt } from "../cai/format.js";
 import { readPromptFile, runLabel } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { readJsonl, writeJsonl } from "../data/dataset.js";
@@ -200,7 +200,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
           output: join(evalDir, name),
           inputs: [dir, dirs.rm, files.eval],
           // `judge` versions the gold judge and reply cutting, so evaluations are redone when they change.
-          settings: { maxTokens: 48, judge: 2 },
+          settings: { maxTokens: 48, judge: 2, format: FORMAT_VERSION },
           run: async () => {
             const model = await loadModel(dir);
             const bar = new cliProgress.SingleBar(

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
-import { responsePrompt } from "../cai/format.js";
+import { FORMAT_VERSION, responsePrompt } from "../cai/format.js";
 import { readPromptFile, runLabel, runRevise } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { writeJsonl } from "../data/dataset.js";
@@ -137,7 +137,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       name: "revise",
       output: dirs.revise,
       inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : []), ...localDir(criticId)],
-      settings: { revise: r.revise, seed: r.seed, critic: criticId },
+      settings: { revise: r.revise, seed: r.seed, critic: criticId, format: FORMAT_VERSION },
       run: async () => {
         const summary = await withProviders([policyId, criticId], r.revise.concurrency ?? 8, (get) =>
           runRevise({
@@ -195,7 +195,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
         ...localDir(feedbackId),
         ...(r.label.contrast_model ? localDir(r.label.contrast_model) : []),
       ],
-      settings: { label: r.label, seed: r.seed, feedback: feedbackId },
+      settings: { label: r.label, seed: r.seed, feedback: feedbackId, format: FORMAT_VERSION },
       run: async () => {
         const slCaiId = `local:${dirs.slCai}`;
         const contrast = r.label.contrast_model ? [r.label.contrast_model] : [];
