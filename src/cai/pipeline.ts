@@ -12,7 +12,7 @@ import { canonicalJson, type LoadedConstitution } from "../constitution/load.js"
 import { readJsonlRows, writeJsonl } from "../data/dataset.js";
 import type { Provider } from "../providers/provider.js";
 import type { Store, WorkStatus } from "../store/store.js";
-import { DEFAULT_NO_PROBLEM } from "./format.js";
+import { DEFAULT_NO_PROBLEM, FORMAT_VERSION } from "./format.js";
 import { type LabelMethod, type LabelPayload, type LabelSettings, labelItem, labelMethodFor, labelStats } from "./label.js";
 import { preferenceRows, sftRows, transcripts } from "./outputs.js";
 import { type PromptPayload, type PromptSet, promptKey, type ReviseSettings, reviseItem } from "./revise.js";
@@ -147,6 +147,7 @@ export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
     constitution: o.constitution.hash,
     policy: o.policy.id,
     critic: critic.id,
+    format: FORMAT_VERSION,
     settings: { ...settings, constitution: undefined, noProblem: settings.noProblem.source },
   };
   const runId = o.runId ?? defaultRunId("revise", config);
@@ -224,6 +225,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     policy: o.policy?.id ?? null,
     feedback: o.feedback.id,
     contrast: o.contrast?.id ?? null,
+    format: FORMAT_VERSION,
     settings: {
       seed: o.seed ?? 0,
       mode,
