@@ -200,7 +200,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
           output: join(evalDir, name),
           inputs: [dir, dirs.rm, files.eval],
           // `judge` versions the gold judge and reply cutting, so evaluations are redone when they change.
-          settings: { maxTokens: 48, judge: 2, format: FORMAT_VERSION },
+          settings: { maxTokens: 48, judge: 3, format: FORMAT_VERSION },
           run: async () => {
             const model = await loadModel(dir);
             const bar = new cliProgress.SingleBar(
