@@ -63,7 +63,7 @@ export function buildProgram(): Command {
   program
     .command("quickstart")
     .description(
-      "the whole alignment loop on the sandbox world, offline: base → SL-CAI → AI labels → reward model → PPO (and DPO), then evaluation by the gold judge, report.html and summary.json (about 10 minutes on 2 cores; --fast: about 3)",
+      "the whole alignment loop on the sandbox world, offline: base → SL-CAI → AI labels → reward model → PPO (and DPO), then evaluation by the gold judge, report.html and summary.json (about 4 minutes on 2 cores; --fast: under 1)",
     )
     .option("--out <dir>", "where every stage's output, the report and the summary go", "runs/quickstart")
     .option("--fast", "a shortened run (fewer prompts and steps), as in CI", false)

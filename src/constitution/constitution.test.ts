@@ -20,8 +20,9 @@ describe("constitutions", () => {
       "corporate-policy",
       "general-harmlessness",
       "medical-information-safety",
+      "sandbox",
     ]);
-    expect(new Set(loaded.map((c) => c.hash)).size).toBe(4);
+    expect(new Set(loaded.map((c) => c.hash)).size).toBe(5);
     const medical = loaded.find((c) => c.name === "medical-information-safety");
     expect(medical?.principles.map((p) => p.id)).toEqual(["disclaimer", "no-diagnosis", "urge-care", "still-informative"]);
     expect(loaded.find((c) => c.name === "corporate-policy")?.principles[0]?.id).toBe("no-customer-pii");
