@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { quickstart } from "./quickstart.js";
+import { quickstart, SANDBOX_BASE } from "./quickstart.js";
 
 const out = mkdtempSync(join(tmpdir(), "precept-quickstart-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -29,8 +29,14 @@ describe("precept quickstart --fast", () => {
     expect(json.acceptance).toHaveProperty(["violation rate down (relative, base → PPO)"]);
     for (const dir of ["sl-cai", "rm", "rl-cai-ppo", "rl-cai-dpo"]) expect(existsSync(join(out, dir, "model.safetensors")), dir).toBe(true);
 
-    const again = await quickstart({ out, fast: true, seed: 0 });
+    // The rerun skips every stage; with --judge it adds win rates judged by a provider (here the base model itself).
+    const again = await quickstart({ out, fast: true, seed: 0, judge: `local:${SANDBOX_BASE}` });
     expect(again.timings.every((t) => t.status === "skipped")).toBe(true);
     expect(again.stages.base?.violationRate).toBe(summary.stages.base?.violationRate);
+    for (const w of Object.values(again.winRates)) {
+      expect(w.judge).not.toBeNull();
+      expect(w.judge).toBeGreaterThanOrEqual(0);
+      expect(w.judge).toBeLessThanOrEqual(1);
+    }
   }, 900_000);
 });
