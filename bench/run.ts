@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<void>> = {
   models: async () => (await import("./models.js")).runModelsBench(),
   train: async () => (await import("./train.js")).runTrainBench(),
   serve: async () => (await import("./serve.js")).runServeBench(),
+  cai: async () => (await import("./cai.js")).runCaiBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
