@@ -14,7 +14,7 @@ export function addWorldCommands(program: Command): void {
   world
     .command("pretrain")
     .description(
-      "pretrain the sandbox's tiny byte-level base model on the world corpus (helpful-only dialogues plus critique/revision and comparison documents); this is how models/sandbox-base was made",
+      "pretrain the sandbox's tiny base model (GPT-2 4×128 over a BPE fitted to the world) on the world corpus: helpful-only dialogues plus critique/revision and comparison documents; this is how models/sandbox-base was made",
     )
     .option("--out <dir>", "where to save the model", "models/sandbox-base")
     .option("--steps <n>", "optimizer steps (batch × 256 tokens each)", num, 800)
