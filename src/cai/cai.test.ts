@@ -9,6 +9,7 @@ import { openStore, type Store } from "../store/store.js";
 import { cutAtTurn } from "./format.js";
 import { clamp, normalizedProbability } from "./label.js";
 import { runLabel, runRevise } from "./pipeline.js";
+import { runWorkItems } from "./runner.js";
 import { samplePrinciple, samplePrinciples } from "./sample.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-cai-"));
@@ -62,6 +63,28 @@ describe("principle sampling", () => {
     // weights 3:1:1 → 60% / 20% / 20%
     expect(counts.privacy / 5000).toBeCloseTo(0.6, 1);
     expect(counts.kind / 5000).toBeCloseTo(0.2, 1);
+  });
+});
+
+describe("the work runner", () => {
+  it("renews the leases of items being worked on, so another worker never takes them over", async () => {
+    const run = "leases";
+    await store.enqueue(run, Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, kind: "slow" })));
+    const seen: string[] = [];
+    const work = (ms: number) => async (item: { key: string }) => {
+      seen.push(item.key);
+      await new Promise((r) => setTimeout(r, ms));
+      return "ok";
+    };
+    // A takes three items and works 900 ms on each against a 150 ms lease; B is quick and, once its own items
+    // are done, would take A's over if A's claims lapsed.
+    const a = runWorkItems({ store, runId: run, process: work(900), concurrency: 3, leaseMs: 150, worker: "A" });
+    await new Promise((r) => setTimeout(r, 30));
+    const b = runWorkItems({ store, runId: run, process: work(20), concurrency: 1, leaseMs: 150, worker: "B" });
+    const [ra, rb] = await Promise.all([a, b]);
+    expect([ra.processed, rb.processed]).toEqual([3, 3]);
+    expect([...seen].sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5"]);
+    expect((await store.items(run)).every((i) => i.status === "done" && i.attempts === 1)).toBe(true);
   });
 });
 

@@ -21,7 +21,7 @@ export type RunnerOptions = {
   process: (item: WorkItem) => Promise<unknown>;
   /** Items processed at once (default 4). */
   concurrency?: number;
-  /** How long a claim lasts before another worker may take the item (default 10 min). */
+  /** How long a claim lasts without a heartbeat before another worker may take the item (default 10 min); renewed every third of it while the item is worked on. */
   leaseMs?: number;
   /** Extra tries per item in this invocation after a failure (default 1). */
   retries?: number;
@@ -83,6 +83,20 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
       await sleep(Math.min(1000, Math.max(50, leaseMs / 4)));
       continue;
     }
+    // A heartbeat: the claims of items being worked on are renewed every third of a lease.
+    const heartbeat = setInterval(
+      () => {
+        // A missed heartbeat only risks the lease; the completion still checks the claim.
+        store
+          .renew(
+            batch.map((i) => i.id),
+            worker,
+            leaseMs,
+          )
+          .catch(() => {});
+      },
+      Math.max(50, leaseMs / 3),
+    );
     await Promise.all(
       batch.map(async (item) => {
         try {
@@ -96,7 +110,7 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
           else await store.release(item.id, worker, message, maxAttempts);
         }
       }),
-    );
+    ).finally(() => clearInterval(heartbeat));
     await report();
   }
 

@@ -135,6 +135,16 @@ export class PostgresStore implements Store {
     return rowCount === 1;
   }
 
+  async renew(ids: number[], worker: string, leaseMs: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    const now = Date.now();
+    const { rowCount } = await this.#pool.query(
+      "UPDATE work_items SET claim_expires_at = $1, updated_at = $2 WHERE id = ANY($3::bigint[]) AND status = 'claimed' AND claimed_by = $4",
+      [now + leaseMs, now, ids, worker],
+    );
+    return rowCount ?? 0;
+  }
+
   async counts(runId: string): Promise<Record<WorkStatus, number>> {
     const counts = emptyCounts();
     const { rows } = await this.#pool.query("SELECT status, COUNT(*) AS n FROM work_items WHERE run_id = $1 GROUP BY status", [runId]);

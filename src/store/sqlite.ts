@@ -126,6 +126,20 @@ export class SqliteStore implements Store {
     return changes === 1;
   }
 
+  async renew(ids: number[], worker: string, leaseMs: number): Promise<number> {
+    const update = this.#db.prepare(
+      "UPDATE work_items SET claim_expires_at = ?, updated_at = ? WHERE id = ? AND status = 'claimed' AND claimed_by = ?",
+    );
+    return this.#db
+      .transaction(() => {
+        const now = Date.now();
+        let held = 0;
+        for (const id of ids) held += update.run(now + leaseMs, now, id, worker).changes;
+        return held;
+      })
+      .immediate();
+  }
+
   async counts(runId: string): Promise<Record<WorkStatus, number>> {
     const counts = emptyCounts();
     for (const row of this.#db.prepare("SELECT status, COUNT(*) AS n FROM work_items WHERE run_id = ? GROUP BY status").all(runId) as {

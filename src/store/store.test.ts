@@ -102,6 +102,19 @@ describe.each(engines)("the %s store", (_name, location) => {
     expect(byKey.k0?.result).toEqual({ ok: 1 });
   });
 
+  it("renews a claim for its holder only, so long work keeps its item", async () => {
+    const run = `run-${Math.random()}`;
+    await store.enqueue(run, [{ key: "long", kind: "x" }]);
+    const [item] = await store.claim(run, "A", { limit: 1, leaseMs: 150 });
+    expect(await store.renew([item?.id as number], "B", 60_000)).toBe(0);
+    expect(await store.renew([item?.id as number], "A", 60_000)).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    // Past the first lease, but renewed: nobody else can take it.
+    expect(await store.claim(run, "C", { limit: 1, leaseMs: 60_000 })).toEqual([]);
+    expect(await store.complete(item?.id as number, "A", "done")).toBe(true);
+    expect(await store.renew([item?.id as number], "A", 60_000)).toBe(0);
+  });
+
   it("4 worker processes complete 1000 items exactly once, even when one is killed with SIGKILL mid-run", async () => {
     for (const kill of [false, true]) {
       const run = `run-${kill}-${Math.random()}`;

@@ -64,6 +64,8 @@ export interface Store extends AnnotationStore {
   complete(id: number, worker: string, result: unknown): Promise<boolean>;
   /** Gives an item back (pending again, or failed after `maxAttempts`), if `worker` holds the claim. */
   release(id: number, worker: string, error?: string, maxAttempts?: number): Promise<boolean>;
+  /** Extends `worker`'s claims on these items by `leaseMs` from now (a heartbeat for long work); returns how many it still held. */
+  renew(ids: number[], worker: string, leaseMs: number): Promise<number>;
   counts(runId: string): Promise<Record<WorkStatus, number>>;
   items(runId: string): Promise<WorkItem[]>;
 
