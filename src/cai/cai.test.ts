@@ -69,7 +69,10 @@ describe("principle sampling", () => {
 describe("the work runner", () => {
   it("renews the leases of items being worked on, so another worker never takes them over", async () => {
     const run = "leases";
-    await store.enqueue(run, Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, kind: "slow" })));
+    await store.enqueue(
+      run,
+      Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, kind: "slow" })),
+    );
     const seen: string[] = [];
     const work = (ms: number) => async (item: { key: string }) => {
       seen.push(item.key);
