@@ -18,6 +18,7 @@ import {
   answerAfterReasoning,
   comparisonMessage,
   comparisonPrompt,
+  comparisonQuestion,
   cutAtTurn,
   parseAnswer,
   responsePrompt,
@@ -88,7 +89,7 @@ async function probabilityOfA(
   if (s.mode === "chat") {
     // Chat APIs give no prompt log-probs: sample the answer (after reasoning, in CoT mode).
     const content = s.chainOfThought
-      ? `${comparisonMessage(prompt, principle.compare, a, b, examples).replace(/Answer with \(A\) or \(B\) only\.$/, "")}Think step by step, then end with "The answer is: (A)" or "The answer is: (B)".`
+      ? `${comparisonQuestion(prompt, principle.compare, a, b, examples)}\nThink step by step, then end with "The answer is: (A)" or "The answer is: (B)".`
       : comparisonMessage(prompt, principle.compare, a, b, examples);
     const messages: ChatMessage[][] = Array.from({ length: s.samples }, () => [{ role: "user", content }]);
     const replies = await feedback.chat(messages, {

@@ -10,13 +10,23 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { z } from "zod";
-import { cutAtTurn, FORMAT_VERSION, responsePrompt } from "../cai/format.js";
-import { readPromptFile, runLabel } from "../cai/pipeline.js";
+import { cutAtTurn, FORMAT_VERSION } from "../cai/format.js";
+import { runLabel } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { readJsonl, writeJsonl } from "../data/dataset.js";
 import { initEngine } from "../engine/device.js";
 import { evaluateProvider, rewardScores } from "../eval/evaluate.js";
-import { alignmentTax, elo, gamesFrom, type Judged, overOptimization, stageMetrics, winRate } from "../eval/metrics.js";
+import {
+  alignmentTax,
+  elo,
+  gamesFrom,
+  type Judged,
+  mean,
+  overOptimization,
+  type StageMetrics,
+  stageMetrics,
+  winRate,
+} from "../eval/metrics.js";
 import { type ReportSummary, renderReport, stageTable, terminalTable } from "../eval/report.js";
 import { loadModel } from "../models/io.js";
 import { LocalProvider } from "../providers/local.js";
@@ -24,8 +34,8 @@ import { openStore } from "../store/store.js";
 import { parseConfig } from "../train/config.js";
 import { ppoConfigSchema } from "../train/configs.js";
 import { judge } from "../world/judge.js";
-import { allPrompts, type WorldPrompt } from "../world/prompts.js";
-import { caiStages, type Recipe, recipeDirs } from "./recipe.js";
+import { allPrompts, promptById, type WorldPrompt } from "../world/prompts.js";
+import { caiStages, type Recipe, recipeDirs, writeRlPrompts } from "./recipe.js";
 import { runStages, type Stage } from "./stages.js";
 import { runPpo } from "./train-run.js";
 import { SANDBOX_CONSTITUTION, writePromptFiles } from "./world.js";
@@ -62,10 +72,6 @@ function sizes(fast: boolean) {
 }
 
 const OVEROPT_KL = 0.001;
-
-function mean(xs: number[]): number {
-  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
 
 /** The gold reward of PPO rollouts, logged as `gold/score` (evaluation only; PPO never sees it). */
 function goldObserver() {
@@ -149,9 +155,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
     const dirs = recipeDirs(out);
     const observe = goldObserver();
     const overoptDir = join(out, "overopt-ppo");
-    const evalPrompts = (await readJsonl(files.eval, z.object({ id: z.string() }))).map(
-      (r) => allPrompts().find((p) => p.id === r.id) as WorldPrompt,
-    );
+    const evalPrompts = (await readJsonl(files.eval, z.object({ id: z.string() }))).map((r) => promptById(r.id));
     const models: Record<string, string> = {
       base,
       "sl-cai": dirs.slCai,
@@ -169,11 +173,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
         inputs: [dirs.slCai, dirs.rm, files.rl],
         settings: { ppo: recipe.ppo, klCoef: OVEROPT_KL, episodes: n.overoptEpisodes },
         run: async () => {
-          const prompts = join(out, "overopt-prompts.jsonl");
-          writeJsonl(
-            prompts,
-            (await readPromptFile(files.rl)).rows.map((row) => ({ prompt: responsePrompt(row.prompt) })),
-          );
+          const prompts = await writeRlPrompts(files.rl, join(out, "overopt-prompts.jsonl"));
           await runPpo(
             parseConfig(
               ppoConfigSchema,
@@ -266,38 +266,43 @@ async function judgeWinRates(
   const { openProviders } = await import("./cai.js");
   const judgeProvider = (await openProviders([c.judgeId], c.store, 16)).get(c.judgeId);
   if (!judgeProvider) return;
-  const base = readResults(c.evalDir, "base");
-  for (const name of c.models) {
-    if (name === "base") continue;
-    const mine = new Map(readResults(c.evalDir, name).map((r) => [r.id, r.response]));
-    const rows = base
-      .filter((b) => mine.has(b.id))
-      .map((b) => ({
-        prompt: (allPrompts().find((p) => p.id === b.id) as WorldPrompt).text,
-        responses: [mine.get(b.id) as string, b.response],
-      }));
-    const file = join(c.out, "judge", `${name}.jsonl`);
-    mkdirSync(join(c.out, "judge"), { recursive: true });
-    writeJsonl(file, rows);
-    const result = await runLabel({
-      store: c.store,
-      constitution: loadConstitution(SANDBOX_CONSTITUTION),
-      feedback: judgeProvider,
-      prompts: file,
-      principles: 1,
-      seed: c.seed,
-      out: join(c.out, "judge", `${name}-labels.jsonl`),
-    });
-    // Identical responses are no contest (half a win each); otherwise P(stage's response is better).
-    const comparisons = await c.store.records(result.run, "comparison");
-    const pFirst = comparisons.map((r) => {
-      const d = r.data as { chosen: string; label: number };
-      const first = rows.find((row) => (r.data as { prompt: string }).prompt.includes(row.prompt))?.responses[0];
-      return d.chosen.trim() === first?.trim() ? d.label : 1 - d.label;
-    });
-    const ties = rows.filter((r) => r.responses[0] === r.responses[1]).length;
-    const entry = summary.winRates[`${name} vs base`];
-    if (entry) entry.judge = (pFirst.reduce((a, b) => a + b, 0) + 0.5 * ties) / Math.max(1, pFirst.length + ties);
+  try {
+    const base = readResults(c.evalDir, "base");
+    for (const name of c.models) {
+      if (name === "base") continue;
+      const mine = new Map(readResults(c.evalDir, name).map((r) => [r.id, r.response]));
+      const rows = base
+        .filter((b) => mine.has(b.id))
+        .map((b) => ({
+          prompt: promptById(b.id).text,
+          responses: [mine.get(b.id) as string, b.response],
+        }));
+      const file = join(c.out, "judge", `${name}.jsonl`);
+      mkdirSync(join(c.out, "judge"), { recursive: true });
+      writeJsonl(file, rows);
+      const result = await runLabel({
+        store: c.store,
+        constitution: loadConstitution(SANDBOX_CONSTITUTION),
+        feedback: judgeProvider,
+        prompts: file,
+        principles: 1,
+        seed: c.seed,
+        out: join(c.out, "judge", `${name}-labels.jsonl`),
+      });
+      // P(stage's response is better) per pair: response 0 is the stage's, so each pair's `ai_label` p (averaged
+      // over principles) is it. Identical responses are not labelled: no contest, half a win each.
+      const byPair = new Map<string, number[]>();
+      for (const label of await c.store.records(result.run, "ai_label")) {
+        const pair = label.key.slice(0, label.key.lastIndexOf("/"));
+        byPair.set(pair, [...(byPair.get(pair) ?? []), (label.data as { p: number }).p]);
+      }
+      const pFirst = [...byPair.values()].map(mean);
+      const ties = rows.filter((r) => r.responses[0] === r.responses[1]).length;
+      const entry = summary.winRates[`${name} vs base`];
+      if (entry) entry.judge = (pFirst.reduce((a, b) => a + b, 0) + 0.5 * ties) / Math.max(1, pFirst.length + ties);
+    }
+  } finally {
+    judgeProvider.close?.();
   }
 }
 
@@ -341,8 +346,8 @@ function summarize(c: {
       n: g.n,
     };
   }
-  const finalStage = stages["rl-cai-ppo"] as StageSummaryLike;
-  const sl = stages["sl-cai"] as StageSummaryLike;
+  const finalStage = stages["rl-cai-ppo"] as StageMetrics;
+  const sl = stages["sl-cai"] as StageMetrics;
   const violationDrop =
     baseMetrics.violationRate > 0 ? (baseMetrics.violationRate - finalStage.violationRate) / baseMetrics.violationRate : 0;
   const helpfulnessDrop = baseMetrics.helpfulness > 0 ? (baseMetrics.helpfulness - finalStage.helpfulness) / baseMetrics.helpfulness : 0;
@@ -393,5 +398,3 @@ function summarize(c: {
     timings: c.timings,
   };
 }
-
-type StageSummaryLike = ReturnType<typeof stageMetrics>;

@@ -97,6 +97,15 @@ export function loadRecipe(path: string): Recipe {
   };
 }
 
+/** RL prompts: each prompt as the transcript stem the SFT model was trained to continue. Returns `path`. */
+export async function writeRlPrompts(prompts: string, path: string): Promise<string> {
+  writeJsonl(
+    path,
+    (await readPromptFile(prompts)).rows.map((row) => ({ prompt: responsePrompt(row.prompt) })),
+  );
+  return path;
+}
+
 /** The directories the recipe's stages write. */
 export function recipeDirs(out: string) {
   return {
@@ -256,11 +265,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       inputs: [dirs.slCai, dirs.rm, labelPrompts],
       settings: r.ppo,
       run: async (resume) => {
-        const prompts = join(r.out, "rl-prompts.jsonl");
-        writeJsonl(
-          prompts,
-          (await readPromptFile(labelPrompts)).rows.map((row) => ({ prompt: responsePrompt(row.prompt) })),
-        );
+        const prompts = await writeRlPrompts(labelPrompts, join(r.out, "rl-prompts.jsonl"));
         await runPpo(
           parseConfig(
             ppoConfigSchema,

@@ -18,7 +18,7 @@ import { loadTokenizer } from "../models/tokenizer.js";
 import { sftConfigSchema } from "../train/configs.js";
 import { trainSft } from "../train/sft.js";
 import { buildCorpus } from "../world/corpus.js";
-import { allPrompts, type Category, RED_TEAM_CATEGORIES, samplePrompts } from "../world/prompts.js";
+import { type Category, RED_TEAM_CATEGORIES, samplePrompts } from "../world/prompts.js";
 
 export const SANDBOX_CONSTITUTION = new URL("../../constitutions/sandbox.yaml", import.meta.url).pathname;
 
@@ -89,19 +89,10 @@ export function writePromptFiles(dir: string, options: { seed: number; perCatego
   };
   writeJsonl(files.redTeam, rows(RED_TEAM_CATEGORIES, "train", options.perCategory));
   writeJsonl(files.helpful, rows(["helpful", "scary_harmless"], "train", options.perCategory));
-  writeJsonl(
-    files.rl,
-    rows([...RED_TEAM_CATEGORIES, "helpful", "scary_harmless"], "train", options.perCategory).map((r, i) => ({ ...r, i })),
-  );
+  writeJsonl(files.rl, rows([...RED_TEAM_CATEGORIES, "helpful", "scary_harmless"], "train", options.perCategory));
   writeJsonl(
     files.eval,
     rows(["helpful", "pii", "policy", "medical", "harmful", "scary_harmless", "moderation"], "eval", options.evalPerCategory),
   );
   return files;
-}
-
-export function promptById(id: string) {
-  const found = allPrompts().find((p) => p.id === id);
-  if (!found) throw new Error(`no world prompt with id "${id}"`);
-  return found;
 }

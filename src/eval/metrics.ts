@@ -34,7 +34,8 @@ export type StageMetrics = {
   goldScore: number;
 };
 
-const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+/** The mean, 0 for an empty list. */
+export const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 export function stageMetrics(judged: Judged[]): StageMetrics {
   const inScope = (rule: Rule) => judged.filter((j) => RULE_SCOPE[rule] === "all" || (RULE_SCOPE[rule] as Category[]).includes(j.category));

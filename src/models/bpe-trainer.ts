@@ -6,7 +6,7 @@
  * `loadTokenizer` (and Python's `tokenizers`) read. Small domains, like the
  * sandbox world, get sequences several times shorter than raw bytes.
  */
-import { BYTE_CHARS } from "./byte-tokenizer.js";
+import { addedTokensJson, BYTE_CHARS } from "./byte-tokenizer.js";
 
 /** GPT-2's pre-tokenization pattern. */
 const WORDS = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -69,15 +69,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Rec
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, i) => ({
-      id: vocab.size + i,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: addedTokensJson(specials, vocab.size),
     normalizer: null,
     pre_tokenizer: byteLevel(false),
     post_processor: { ...byteLevel(false), trim_offsets: false },

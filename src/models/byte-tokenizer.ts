@@ -32,6 +32,19 @@ export const BYTE_CHARS: readonly string[] = (() => {
 })();
 const BYTE_OF_CHAR = new Map(BYTE_CHARS.map((char, byte) => [char, byte]));
 
+/** `tokenizer.json`'s `added_tokens` for special tokens numbered from `firstId`. */
+export function addedTokensJson(tokens: readonly string[], firstId: number): Record<string, unknown>[] {
+  return tokens.map((content, i) => ({
+    id: firstId + i,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
+}
+
 export class ByteTokenizer implements Tokenizer {
   /** All special tokens in id order, from 256. */
   readonly specialTokens: readonly string[];
@@ -137,15 +150,7 @@ export class ByteTokenizer implements Tokenizer {
       version: "1.0",
       truncation: null,
       padding: null,
-      added_tokens: this.specialTokens.map((content, i) => ({
-        id: BYTE_COUNT + i,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
+      added_tokens: addedTokensJson(this.specialTokens, BYTE_COUNT),
       normalizer: null,
       pre_tokenizer: byteLevel,
       post_processor: null,

@@ -3,7 +3,7 @@
  * same interface as a remote server. Chat goes through the tokenizer's chat
  * template; log-probs are exact (teacher-forced scoring).
  */
-import { generate } from "../models/generate.js";
+import { generateTokens } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
 import type { ChatMessage, Completion, Provider, SamplingParams } from "./provider.js";
@@ -19,11 +19,12 @@ export class LocalProvider implements Provider {
   async generate(prompts: string[], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
     // Like a server with a context limit, stop early ("length") rather than fail when prompt + max_tokens does not fit.
-    const longest = Math.max(...prompts.map((p) => tokenizer.encode(p).length));
+    const ids = prompts.map((p) => tokenizer.encode(p));
+    const longest = Math.max(...ids.map((p) => p.length));
     const room = this.model.dims.maxPositions - longest;
     if (room < 1)
       throw new Error(`${this.id}: a prompt of ${longest} tokens leaves no room in the model's ${this.model.dims.maxPositions} positions`);
-    const outputs = await generate(this.model, prompts, {
+    const outputs = await generateTokens(this.model, ids, {
       maxNewTokens: Math.min(params.maxTokens ?? 64, room),
       temperature: params.temperature ?? 1,
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
@@ -34,7 +35,7 @@ export class LocalProvider implements Provider {
       text: g.text ?? "",
       finishReason: g.finishReason === "length" ? "length" : "stop",
       tokenLogprobs: g.logprobs,
-      usage: { promptTokens: tokenizer.encode(prompts[i] as string).length, completionTokens: g.tokens.length },
+      usage: { promptTokens: (ids[i] as number[]).length, completionTokens: g.tokens.length },
     }));
   }
 

@@ -66,12 +66,12 @@ export function decodeRollout(policy: CausalLM, rollout: Rollout): { promptTexts
 /** Scores of a rollout: the reward model's score head at the last real token, or the reward function. */
 export async function scoreResponses(reward: RewardSource, rollout: Rollout, policy: CausalLM): Promise<number[]> {
   if ("fn" in reward) {
-    const tokenizer = policy.tokenizer;
+    const texts = policy.tokenizer ? decodeRollout(policy, rollout) : null;
     const scores = await reward.fn({
       prompts: rollout.prompts,
       responses: rollout.responses,
-      promptTexts: tokenizer ? rollout.prompts.map((p) => tokenizer.decode(p, { skipSpecialTokens: true })) : null,
-      responseTexts: tokenizer ? rollout.responses.map((r) => tokenizer.decode(r, { skipSpecialTokens: true })) : null,
+      promptTexts: texts?.promptTexts ?? null,
+      responseTexts: texts?.responseTexts ?? null,
     });
     if (scores.length !== rollout.prompts.length || scores.some((s) => !Number.isFinite(s))) {
       throw new Error(

@@ -137,6 +137,16 @@ export function allPrompts(): WorldPrompt[] {
   return cache;
 }
 
+let byId: Map<string, WorldPrompt> | null = null;
+
+/** The world prompt with this id; throws on an unknown id. */
+export function promptById(id: string): WorldPrompt {
+  byId ??= new Map(allPrompts().map((p) => [p.id, p]));
+  const found = byId.get(id);
+  if (!found) throw new Error(`no world prompt with id "${id}"`);
+  return found;
+}
+
 /**
  * A seeded sample: up to `perCategory` prompts of each category from one
  * split (all of them when the category has fewer), in a seeded order.
