@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../../test/helpers/annotate-server.js";
+import { preceptArgs, runPrecept } from "../../test/helpers/cli.js";
 import { Rng } from "../engine/rng.js";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
@@ -13,23 +14,17 @@ import { CausalLM } from "../models/model.js";
 import { openStore } from "../store/store.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-annotate-cli-"));
-const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const db = join(tmp, "store.db");
 const base = join(tmp, "base");
 let server: ChildProcess | undefined;
 
 function precept(...args: string[]) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", main, "--db", db, ...args], {
-    encoding: "utf8",
-    timeout: 240_000,
-    env: { ...process.env, PRECEPT_THREADS: "2" },
-  });
-  return { code: result.status, out: result.stdout, err: result.stderr };
+  return runPrecept("--db", db, ...args);
 }
 
 /** `precept annotate serve` as a child process on a free port; resolves once it prints its address and admin token. */
 function serve(): Promise<{ url: string; admin: string }> {
-  server = spawn(process.execPath, ["--import", "tsx", main, "--db", db, "annotate", "serve", "--port", "0"], {
+  server = spawn(process.execPath, preceptArgs("--db", db, "annotate", "serve", "--port", "0"), {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -1,37 +1,23 @@
 /** `precept cai revise|label` as a user runs them, including kill -9 in the middle and a rerun. */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preceptArgs, runPrecept } from "../../test/helpers/cli.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { preferenceRowSchema, readJsonl } from "../data/dataset.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-cai-cli-"));
-const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const model = join(tmp, "model");
 const constitution = join(tmp, "c.yaml");
 const prompts = join(tmp, "prompts.jsonl");
 const N = 24;
 
 function args(db: string, command: "revise" | "label", out: string): string[] {
-  const common = [
-    "--import",
-    "tsx",
-    main,
-    "--db",
-    db,
-    "--threads",
-    "1",
-    "cai",
-    command,
-    "--prompts",
-    prompts,
-    "--constitution",
-    constitution,
-  ];
+  const common = ["--db", db, "--threads", "1", "cai", command, "--prompts", prompts, "--constitution", constitution];
   const shared = ["--policy", `local:${model}`, "--max-tokens", "6", "--concurrency", "4", "--lease", "1", "--run", "r"];
   return command === "revise"
     ? [...common, ...shared, "--revisions", "2", "--out", out]
@@ -39,8 +25,7 @@ function args(db: string, command: "revise" | "label", out: string): string[] {
 }
 
 function run(db: string, command: "revise" | "label", out: string) {
-  const result = spawnSync(process.execPath, args(db, command, out), { encoding: "utf8", timeout: 240_000 });
-  return { code: result.status, out: result.stdout, err: result.stderr };
+  return runPrecept(...args(db, command, out));
 }
 
 function counts(db: string): Record<string, number> {
@@ -69,7 +54,7 @@ function recordCount(db: string): number {
 
 /** Starts the command, kills it with SIGKILL once `atRecords` records are stored, and returns how many there were. */
 async function killMidway(db: string, command: "revise" | "label", out: string, atRecords: number): Promise<number> {
-  const child: ChildProcess = spawn(process.execPath, args(db, command, out), { stdio: "ignore" });
+  const child: ChildProcess = spawn(process.execPath, preceptArgs(...args(db, command, out)), { stdio: "ignore" });
   const exited = new Promise((resolve) => child.on("exit", resolve));
   for (;;) {
     await new Promise((r) => setTimeout(r, 25));
@@ -134,29 +119,22 @@ describe("precept cai (CLI)", () => {
   }, 240_000);
 
   it("--help explains the pipelines and a missing file is a clear error", () => {
-    const help = spawnSync(process.execPath, ["--import", "tsx", main, "cai", "label", "--help"], { encoding: "utf8" });
-    expect(help.stdout).toMatch(/--cot/);
-    expect(help.stdout).toMatch(/--clamp <lo,hi>/);
-    const missing = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        main,
-        "--db",
-        join(tmp, "x.db"),
-        "cai",
-        "revise",
-        "--prompts",
-        join(tmp, "nope.jsonl"),
-        "--constitution",
-        constitution,
-        "--policy",
-        `local:${model}`,
-      ],
-      { encoding: "utf8" },
+    const help = runPrecept("cai", "label", "--help");
+    expect(help.out).toMatch(/--cot/);
+    expect(help.out).toMatch(/--clamp <lo,hi>/);
+    const missing = runPrecept(
+      "--db",
+      join(tmp, "x.db"),
+      "cai",
+      "revise",
+      "--prompts",
+      join(tmp, "nope.jsonl"),
+      "--constitution",
+      constitution,
+      "--policy",
+      `local:${model}`,
     );
-    expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/nope\.jsonl: no such file/);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/nope\.jsonl: no such file/);
   });
 });

@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPrecept } from "../../test/helpers/cli.js";
 import { Rng } from "../engine/rng.js";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
@@ -11,17 +11,9 @@ import { saveModel } from "../models/io.js";
 import { CausalLM } from "../models/model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-cli-"));
-const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const base = join(tmp, "base");
 
-function precept(...args: string[]) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", main, ...args], {
-    encoding: "utf8",
-    timeout: 240_000,
-    env: { ...process.env, PRECEPT_THREADS: "2" },
-  });
-  return { code: result.status, out: result.stdout, err: result.stderr };
-}
+const precept = runPrecept;
 
 beforeAll(async () => {
   const tokenizer = new ByteTokenizer();

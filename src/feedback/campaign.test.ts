@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../test/helpers/postgres.js";
+import { storeEngines } from "../../test/helpers/store-engines.js";
 import { openStore, type Store } from "../store/store.js";
 import { type Campaign, createCampaign, plainText } from "./campaign.js";
 import { consensusRows, rawRows } from "./export.js";
@@ -11,15 +11,7 @@ import { itemsFromComparisons, itemsFromJsonl } from "./sources.js";
 import { nextTask, responseOrder, submitAnswer } from "./tasks.js";
 import { addAnnotator } from "./users.js";
 
-const tmp = mkdtempSync(join(tmpdir(), "precept-feedback-"));
-let postgres: Awaited<ReturnType<typeof startPostgres>>;
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const { tmp, engines } = storeEngines("precept-feedback-");
 
 const items = [
   { key: "a", prompt: "Q1", responses: ["A0", "A1"] },
@@ -44,10 +36,7 @@ async function pick(store: Store, campaign: Campaign, annotatorId: number, best:
   };
 }
 
-describe.each([
-  ["SQLite", () => join(tmp, `c-${Math.random().toString(36).slice(2)}.db`)],
-  ["PostgreSQL", () => postgres.url],
-])("campaigns on %s", (_engine, location) => {
+describe.each(engines)("campaigns on %s", (_engine, location) => {
   let store: Store;
   beforeAll(async () => {
     store = await openStore(location());

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, startAnnotateServer } from "../../test/helpers/annotate-server.js";
-import { startPostgres } from "../../test/helpers/postgres.js";
+import { storeEngines } from "../../test/helpers/store-engines.js";
 import { createCampaign } from "../feedback/campaign.js";
 import { addAnnotator } from "../feedback/users.js";
 import { openStore } from "../store/store.js";
@@ -12,20 +12,9 @@ const ANNOTATORS = 20;
 const ITEMS = 40;
 const OVERLAP = 3;
 
-const tmp = mkdtempSync(join(tmpdir(), "precept-annotate-load-"));
-let postgres: Awaited<ReturnType<typeof startPostgres>>;
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const { tmp, engines } = storeEngines("precept-annotate-load-");
 
-describe.each([
-  ["SQLite", () => join(tmp, "load.db")],
-  ["PostgreSQL", () => postgres.url],
-])("%s: 20 annotators at once over loopback", (engine, location) => {
+describe.each(engines)("%s: 20 annotators at once over loopback", (engine, location) => {
   it("stores every acknowledged answer exactly once, loses none, fills every item to its overlap, and stays responsive", async () => {
     const store = await openStore(location());
     const server = await startAnnotateServer(store);

@@ -5,26 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../test/helpers/postgres.js";
+import { storeEngines } from "../../test/helpers/store-engines.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { StoreCache } from "../providers/store-cache.js";
 import { exportRecords, importRecords } from "./jsonl.js";
 import { openStore, type Store } from "./store.js";
 
-const tmp = mkdtempSync(join(tmpdir(), "precept-store-"));
-let postgres: Awaited<ReturnType<typeof startPostgres>>;
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const { tmp, engines } = storeEngines("precept-store-");
 
-const engines: [string, () => string][] = [
-  ["SQLite", () => join(tmp, `store-${Math.random().toString(36).slice(2)}.db`)],
-  ["PostgreSQL", () => postgres.url],
-];
 const worker = fileURLToPath(new URL("../../test/helpers/store-worker.ts", import.meta.url));
 
 function runWorker(location: string, runId: string, name: string, leaseMs: number, delayMs = 1) {
