@@ -14,6 +14,7 @@ import {
 } from "../train/configs.js";
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
+import { addDataCommands } from "./data.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
 
@@ -155,7 +156,7 @@ export function buildProgram(): Command {
     .description("read JSONL rows into a run as records of one kind (a row already there is not added again)")
     .requiredOption("--run <id>", "run id")
     .addOption(new Option("--kind <kind>", "record kind").choices(RECORD_KINDS).makeOptionMandatory())
-    .requiredOption("--in <file>", "JSONL file to read")
+    .requiredOption("--in <file>", "JSONL file to read (.jsonl or .jsonl.gz)")
     .action(async (options: { run: string; kind: string; in: string }) => {
       const { openStore } = await import("../store/store.js");
       const { importRecords } = await import("../store/jsonl.js");
@@ -186,6 +187,7 @@ export function buildProgram(): Command {
     },
   });
 
+  addDataCommands(program);
   addCaiCommands(program);
   addAnnotateCommands(program);
   addWorldCommands(program);

@@ -1,12 +1,29 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
-import { messagesRowSchema, preferenceRowSchema, promptCompletionRowSchema, promptRowSchema, readJsonl, sftRowSchema } from "./dataset.js";
+import {
+  messagesRowSchema,
+  preferenceRowSchema,
+  promptCompletionRowSchema,
+  promptRowSchema,
+  readJsonl,
+  readJsonlRows,
+  sftRowSchema,
+  writeJsonl,
+} from "./dataset.js";
 import { packExamples, preferenceExample, promptIds, sftExample } from "./examples.js";
+import { readLines } from "./files.js";
 
 const FIXTURES = new URL("../../test/fixtures/data/", import.meta.url).pathname;
 const file = (name: string) => `${FIXTURES}${name}`;
 const tokenizer = new ByteTokenizer({ extraSpecialTokens: ["<|im_start|>", "<|im_end|>"] });
 const bytes = (s: string) => [...Buffer.from(s, "utf8")];
+const HH = file("hh-rlhf/train.jsonl.gz");
+const tmp = mkdtempSync(join(tmpdir(), "precept-data-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("reading TRL-style JSONL", () => {
   it("reads every supported kind; blank lines are skipped", async () => {
@@ -40,6 +57,72 @@ describe("reading TRL-style JSONL", () => {
       `${file("empty.jsonl")}: no rows (the file is empty)`,
     );
     await expect(readJsonl(file("nope.jsonl"), preferenceRowSchema)).rejects.toThrow(/nope.jsonl: no such file/);
+  });
+});
+
+describe("gzipped files and HH-RLHF's implicit prompts", () => {
+  it("reads .jsonl.gz line by line, and plain files with CRLF or no final newline", async () => {
+    const lines: number[] = [];
+    for await (const { line } of readLines(HH)) lines.push(line);
+    expect(lines).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    writeFileSync(join(tmp, "crlf.jsonl"), '{"prompt": "a"}\r\n\r\n{"prompt": "b"}');
+    expect(await readJsonl(join(tmp, "crlf.jsonl"), promptRowSchema)).toEqual([{ prompt: "a" }, { prompt: "b" }]);
+    // gzip is recognized by its bytes, whatever the name
+    writeFileSync(join(tmp, "zipped.jsonl"), gzipSync('{"prompt": "z"}\n'));
+    expect(await readJsonl(join(tmp, "zipped.jsonl"), promptRowSchema)).toEqual([{ prompt: "z" }]);
+  });
+
+  it("splits implicit-prompt rows on reading, and names the file:line of the rows it cannot read", async () => {
+    const { rows, errors } = await readJsonlRows(HH, preferenceRowSchema);
+    expect(rows.map((r) => r.line)).toEqual([1, 2, 3, 6, 7, 8]);
+    expect(rows[0]?.row).toEqual({
+      prompt: "\n\nHuman: How do I get a stuck jar lid open?\n\nAssistant:",
+      chosen: " Run the lid under hot water for a minute, then grip it with a rubber glove and twist.",
+      rejected: " Run it over with your car.",
+    });
+    expect(rows[1]?.row.prompt).toMatch(/\n\nHuman: Yes, and nothing changed\.\n\nAssistant:$/);
+    expect(rows[2]?.row.chosen).toBe(
+      " Start with a few simple recipes you like and cook them often.\n\nHuman: Which ones?\n\nAssistant: Scrambled eggs, a pasta with tomato sauce, and a stir-fry.",
+    );
+    expect(errors).toEqual([
+      `${HH}:4: no "prompt" field, and chosen and rejected share no prompt: they differ at character 9, before any "\\n\\nAssistant:" turn they have in common`,
+      expect.stringMatching(new RegExp(`^${HH}:5: bad JSON: `)),
+    ]);
+    // The trainers stop at the first bad row.
+    await expect(readJsonl(HH, preferenceRowSchema)).rejects.toThrow(`${HH}:4: no "prompt" field, and chosen and rejected share no prompt`);
+  });
+
+  it("implicit rows: both transcripts must be strings or both message lists; identical ones are named", async () => {
+    writeFileSync(
+      join(tmp, "implicit-bad.jsonl"),
+      [
+        { chosen: 5, rejected: "x" },
+        { chosen: "\n\nHuman: a\n\nAssistant: b", rejected: [{ role: "assistant", content: "b" }] },
+        { chosen: "\n\nHuman: a\n\nAssistant: b", rejected: "\n\nHuman: a\n\nAssistant: b" },
+      ]
+        .map((row) => JSON.stringify(row))
+        .join("\n"),
+    );
+    const { errors } = await readJsonlRows(join(tmp, "implicit-bad.jsonl"), preferenceRowSchema);
+    expect(errors).toEqual([
+      `${join(tmp, "implicit-bad.jsonl")}:1: field "chosen": expected a string or a list of {role, content} messages`,
+      `${join(tmp, "implicit-bad.jsonl")}:2: no "prompt" field, and chosen and rejected must both be transcripts (strings) or both message lists`,
+      `${join(tmp, "implicit-bad.jsonl")}:3: field "chosen": chosen and rejected are identical`,
+    ]);
+  });
+
+  it("names the line where gzipped data is damaged", async () => {
+    const whole = readFileSync(HH);
+    writeFileSync(join(tmp, "cut.jsonl.gz"), whole.subarray(0, whole.length - 12));
+    await expect(readJsonlRows(join(tmp, "cut.jsonl.gz"), preferenceRowSchema)).rejects.toThrow(
+      /cut\.jsonl\.gz:\d+: the gzip data is damaged \(unexpected end of file\); download the file again/,
+    );
+  });
+
+  it("writes .jsonl.gz when the name says so", async () => {
+    writeJsonl(join(tmp, "out.jsonl.gz"), [{ prompt: "a" }]);
+    expect(gunzipSync(readFileSync(join(tmp, "out.jsonl.gz"))).toString()).toBe('{"prompt":"a"}\n');
+    expect(await readJsonl(join(tmp, "out.jsonl.gz"), promptRowSchema)).toEqual([{ prompt: "a" }]);
   });
 });
 

@@ -4,13 +4,19 @@
  * - prompt-completion: `{"prompt", "completion"}` (strings, or message lists)
  * - conversational: `{"messages": [{"role", "content"}, ...]}`
  * - preference: `{"prompt", "chosen", "rejected"}` with an optional `margin`
- *   and an optional soft `label` (probability that chosen is better, from AI feedback)
+ *   and an optional soft `label` (probability that chosen is better, from AI feedback);
+ *   or with an implicit prompt, `{"chosen", "rejected"}` transcripts that share it
+ *   (HH-RLHF), split on reading (see implicit-prompt.ts)
  * - prompt-only: `{"prompt"}` (PPO, GRPO, RLOO)
- * Errors name the file, the line and the field.
+ * Files may be gzipped (`.jsonl.gz`). Errors name the file, the line and the field.
  */
-import { createReadStream, renameSync, writeFileSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { renameSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { z } from "zod";
+import { DatasetError, readLines } from "./files.js";
+import { type ExplicitPreference, extractPrompt, ImplicitPromptError } from "./implicit-prompt.js";
+
+export { DatasetError };
 
 export const messageSchema = z.object({ role: z.string().min(1), content: z.string() });
 export type Message = z.output<typeof messageSchema>;
@@ -21,7 +27,7 @@ const textOrMessages = z.union([z.string(), z.array(messageSchema).min(1)], {
 export const textRowSchema = z.object({ text: z.string() });
 export const promptCompletionRowSchema = z.object({ prompt: textOrMessages, completion: textOrMessages });
 export const messagesRowSchema = z.object({ messages: z.array(messageSchema).min(1) });
-export const preferenceRowSchema = z
+const explicitPreferenceRowSchema = z
   .object({
     prompt: textOrMessages,
     chosen: textOrMessages,
@@ -33,6 +39,33 @@ export const preferenceRowSchema = z
     message: "chosen and rejected are identical",
     path: ["chosen"],
   });
+const implicitPairSchema = z.object({ chosen: textOrMessages, rejected: textOrMessages });
+
+/** A row without "prompt" whose chosen and rejected share it (TRL's implicit prompt) is split before validation. */
+function splitImplicit(value: unknown, ctx: z.RefinementCtx): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || "prompt" in value) return value;
+  if (!("chosen" in value) && !("rejected" in value)) return value;
+  const pair = implicitPairSchema.safeParse(value);
+  if (!pair.success) {
+    for (const issue of pair.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  if (JSON.stringify(pair.data.chosen) === JSON.stringify(pair.data.rejected)) {
+    ctx.addIssue({ code: "custom", message: "chosen and rejected are identical", path: ["chosen"] });
+    return z.NEVER;
+  }
+  let split: ExplicitPreference<unknown>;
+  try {
+    split = extractPrompt(pair.data.chosen, pair.data.rejected);
+  } catch (error) {
+    if (!(error instanceof ImplicitPromptError)) throw error;
+    ctx.addIssue({ code: "custom", message: `no "prompt" field, and ${error.message}`, path: [] });
+    return z.NEVER;
+  }
+  return { ...value, ...split };
+}
+
+export const preferenceRowSchema = z.preprocess(splitImplicit, explicitPreferenceRowSchema);
 export const promptRowSchema = z.object({ prompt: textOrMessages });
 
 export type TextRow = z.output<typeof textRowSchema>;
@@ -45,8 +78,6 @@ export const sftRowSchema = z.union([messagesRowSchema, promptCompletionRowSchem
   error: 'expected {"messages": [...]}, {"prompt", "completion"} or {"text"}',
 });
 export type SftRow = z.output<typeof sftRowSchema>;
-
-export class DatasetError extends Error {}
 
 /** Reads a JSONL file, validating each row; blank lines are skipped, an empty file is an error. */
 export async function readJsonl<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>[]> {
@@ -73,21 +104,13 @@ export async function readJsonlRows<S extends z.ZodType>(
 ): Promise<{ rows: { row: z.output<S>; line: number }[]; errors: string[] }> {
   const rows: { row: z.output<S>; line: number }[] = [];
   const errors: string[] = [];
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNumber = 0;
-  try {
-    for await (const line of lines) {
-      lineNumber++;
-      if (line.trim() === "") continue;
-      const checked = checkRow(line, schema);
-      if ("error" in checked) {
-        errors.push(`${path}:${lineNumber}: ${checked.error}`);
-        if (options.stopAtError) break;
-      } else rows.push({ row: checked.row, line: lineNumber });
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DatasetError(`${path}: no such file`);
-    throw error;
+  for await (const { text, line } of readLines(path)) {
+    if (text.trim() === "") continue;
+    const checked = checkRow(text, schema);
+    if ("error" in checked) {
+      errors.push(`${path}:${line}: ${checked.error}`);
+      if (options.stopAtError) break;
+    } else rows.push({ row: checked.row, line });
   }
   return { rows, errors };
 }
@@ -120,9 +143,10 @@ function deepestIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
   return best;
 }
 
-/** Writes rows as JSONL through a temporary file and a rename. */
+/** Writes rows as JSONL (gzipped when `path` ends in `.gz`) through a temporary file and a rename. */
 export function writeJsonl(path: string, rows: unknown[]): void {
   const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
+  const text = rows.map((row) => `${JSON.stringify(row)}\n`).join("");
+  writeFileSync(temp, path.endsWith(".gz") ? gzipSync(text) : text);
   renameSync(temp, path);
 }
