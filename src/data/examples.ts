@@ -37,7 +37,11 @@ function split(
   where: string,
 ): { prompt: number[]; rest: number[] } {
   if (typeof prompt === "string" && typeof continuation === "string") {
-    return { prompt: tokenizer.encode(prompt), rest: withEos(tokenizer.encode(continuation, { addSpecialTokens: false }), tokenizer) };
+    // Tokenized together, as TRL's SFT does: a SentencePiece tokenizer would put a stray "▁" at the start of a completion encoded alone.
+    const head = tokenizer.encode(prompt);
+    const whole = tokenizer.encode(prompt + continuation);
+    const rest = isPrefix(head, whole) ? whole.slice(head.length) : tokenizer.encode(continuation, { addSpecialTokens: false });
+    return { prompt: head, rest: withEos(rest, tokenizer) };
   }
   const promptMessages = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
   const continuationMessages = typeof continuation === "string" ? [{ role: "assistant", content: continuation }] : continuation;

@@ -151,12 +151,17 @@ export function mergeLora(model: CausalLM): void {
 
 const PEFT_PREFIX = "base_model.model.";
 
-/** Saves only the adapter, in PEFT's layout. */
+/** Heads the base model does not have (a reward model's score, a value head): trained with the adapter, saved with it. */
+const isHead = (name: string) => name.startsWith("score.") || name.startsWith("v_head.");
+
+/** Saves only the adapter (and any score/value head, as PEFT's `modules_to_save`), in PEFT's layout. */
 export async function saveAdapter(model: CausalLM, dir: string, baseModel = model.source ?? ""): Promise<void> {
   if (!model.lora) throw new Error("this model has no LoRA adapter to save");
   mkdirSync(dir, { recursive: true });
   // treeToHost keeps the arrays, so a tree view over the model's own LoRA leaves is enough.
-  const host = await treeToHost(unflattenNamed(flattenNamed(model.params).filter(([n]) => n.includes(".lora_"))));
+  const leaves = flattenNamed(model.params).filter(([n]) => n.includes(".lora_") || isHead(n));
+  const heads = [...new Set(leaves.filter(([n]) => isHead(n)).map(([n]) => n.slice(0, n.lastIndexOf("."))))];
+  const host = await treeToHost(unflattenNamed(leaves));
   saveTensors(
     dir,
     [...host.entries()].map(([name, tensor]) => [`${PEFT_PREFIX}${name}`, tensor]),
@@ -174,7 +179,7 @@ export async function saveAdapter(model: CausalLM, dir: string, baseModel = mode
     fan_in_fan_out: isConv1d(model.config.model_type),
     bias: "none",
     inference_mode: true,
-    modules_to_save: null,
+    modules_to_save: heads.length > 0 ? heads : null,
   });
 }
 
@@ -197,7 +202,7 @@ export function readAdapter(dir: string, baseWeights: Set<string>): { config: Lo
     for (const stored of tensors.names()) {
       const name = (stored.startsWith(PEFT_PREFIX) ? stored.slice(PEFT_PREFIX.length) : stored).replace(".default.weight", ".weight");
       const match = /^(.*)\.lora_[AB]\.weight$/.exec(name);
-      if (!match || !baseWeights.has(`${match[1]}.weight`))
+      if (!isHead(name) && (!match || !baseWeights.has(`${match[1]}.weight`)))
         throw new Error(`${tensors.path}: tensor "${stored}" does not adapt any weight of this base model`);
       leaves.push([name, np.array(tensors.readFloat32(stored)).reshape(tensors.info(stored).shape)]);
     }
