@@ -169,11 +169,16 @@ export function buildProgram(): Command {
   addTrainCommands(program, {
     sft: { description: "supervised fine-tuning on prompt-completion, messages or text JSONL", schema: sftConfigSchema, run: "runSft" },
     rm: {
-      description: "train a reward model (Bradley-Terry) on preference JSONL {prompt, chosen, rejected}",
+      description:
+        "train a reward model (Bradley-Terry) on preference JSONL or .jsonl.gz: {prompt, chosen, rejected}, or {chosen, rejected} transcripts sharing the prompt (HH-RLHF)",
       schema: rewardConfigSchema,
       run: "runReward",
     },
-    dpo: { description: "direct preference optimization (sigmoid, cDPO, IPO) on preference JSONL", schema: dpoConfigSchema, run: "runDpo" },
+    dpo: {
+      description: "direct preference optimization (sigmoid, cDPO, IPO) on preference JSONL or .jsonl.gz (explicit or implicit prompt)",
+      schema: dpoConfigSchema,
+      run: "runDpo",
+    },
     ppo: { description: "PPO with a KL penalty against a reward model, on prompt JSONL", schema: ppoConfigSchema, run: "runPpo" },
     grpo: {
       description: "GRPO (group-normalized advantages) against a reward model, on prompt JSONL",
