@@ -12,6 +12,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPrecept } from "../../test/helpers/cli.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
+import { readPromptFile } from "../cai/pipeline.js";
 import { convertHhRlhf } from "../data/convert.js";
 import { preferenceRowSchema, readJsonl } from "../data/dataset.js";
 
@@ -156,6 +157,14 @@ describe("training on HH-RLHF as published", () => {
     const run = runPrecept("train", "rm", "--model_name_or_path", base, "--train_file", HH, "--output_dir", join(tmp, "rm-bad"));
     expect(run.code).toBe(1);
     expect(run.err).toContain(`${HH}:4: no "prompt" field, and chosen and rejected share no prompt: they differ at character 9`);
+  });
+
+  it("cai revise/label read --prompts from .jsonl.gz", async () => {
+    const prompts = join(tmp, "prompts.jsonl.gz");
+    writeFileSync(prompts, gzipSync('{"prompt": "How do I open a jar?"}\n{"prompt": 5}\n'));
+    const { rows, errors } = await readPromptFile(prompts);
+    expect(rows).toEqual([{ prompt: "How do I open a jar?", source: `${prompts}:1` }]);
+    expect(errors).toEqual([expect.stringContaining(`${prompts}:2: field "prompt"`)]);
   });
 
   it("store import reads .jsonl.gz", () => {

@@ -88,6 +88,9 @@ describe("gzipped files and HH-RLHF's implicit prompts", () => {
       `${HH}:4: no "prompt" field, and chosen and rejected share no prompt: they differ at character 9, before any "\\n\\nAssistant:" turn they have in common`,
       expect.stringMatching(new RegExp(`^${HH}:5: bad JSON: `)),
     ]);
+    // Online RL reads the prompts of the same rows.
+    const prompts = await readJsonlRows(HH, promptRowSchema);
+    expect(prompts.rows.map((r) => r.row)).toEqual(rows.map((r) => ({ prompt: r.row.prompt })));
     // The trainers stop at the first bad row.
     await expect(readJsonl(HH, preferenceRowSchema)).rejects.toThrow(`${HH}:4: no "prompt" field, and chosen and rejected share no prompt`);
   });

@@ -66,7 +66,8 @@ function splitImplicit(value: unknown, ctx: z.RefinementCtx): unknown {
 }
 
 export const preferenceRowSchema = z.preprocess(splitImplicit, explicitPreferenceRowSchema);
-export const promptRowSchema = z.object({ prompt: textOrMessages });
+/** Prompts for online RL; a preference row gives its prompt, so an HH-RLHF file serves as PPO prompts too. */
+export const promptRowSchema = z.preprocess(splitImplicit, z.object({ prompt: textOrMessages }));
 
 export type TextRow = z.output<typeof textRowSchema>;
 export type PromptCompletionRow = z.output<typeof promptCompletionRowSchema>;
