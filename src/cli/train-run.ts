@@ -29,6 +29,19 @@ async function load(path: string): Promise<{ model: CausalLM; tokenizer: Tokeniz
   return { model, tokenizer: model.tokenizer };
 }
 
+/**
+ * Examples are truncated to `max_length`, but never beyond the model's positions:
+ * longer rows (HH-RLHF has many) would index past the position table.
+ */
+function lengthLimit(name: string, maxLength: number, model: CausalLM): number {
+  const positions = model.dims.maxPositions;
+  if (maxLength <= positions) return maxLength;
+  console.error(
+    `${name}: max_length ${maxLength} is more than the model's ${positions} positions; examples are truncated to ${positions} tokens`,
+  );
+  return positions;
+}
+
 function resumeDir(options: RunOptions, outputDir: string): string | undefined {
   return options.resume ? resolveResume(options.resume, outputDir) : undefined;
 }
@@ -47,17 +60,18 @@ function report(name: string, outputDir: string, history: Record<string, number>
 export async function runSft(config: SftConfig, options: RunOptions): Promise<void> {
   await initEngine();
   const { model, tokenizer } = await load(config.model_name_or_path);
+  const maxLength = lengthLimit("sft", config.max_length, model);
   const tokenize = async (path: string) =>
     (await readJsonlLines(path, sftRowSchema)).map(({ row, line }) =>
       sftExample(row, tokenizer, {
-        maxLength: config.max_length,
+        maxLength,
         completionOnly: config.completion_only_loss,
         assistantOnly: config.assistant_only_loss,
         where: `${path}:${line}`,
       }),
     );
   const examples = await tokenize(config.train_file);
-  const train = config.packing ? packExamples(examples, config.max_length) : examples;
+  const train = config.packing ? packExamples(examples, maxLength) : examples;
   const evalSet = config.eval_file ? await tokenize(config.eval_file) : undefined;
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainSft({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
@@ -81,8 +95,9 @@ export async function runReward(config: RewardConfig, options: RunOptions): Prom
       ...(r.margin !== undefined ? { margin: r.margin } : {}),
       ...(r.label !== undefined ? { label: r.label } : {}),
     }));
-  const train = toPairs(await preferences(config.train_file, tokenizer, config.max_length));
-  const evalSet = config.eval_file ? toPairs(await preferences(config.eval_file, tokenizer, config.max_length)) : undefined;
+  const maxLength = lengthLimit("rm", config.max_length, model);
+  const train = toPairs(await preferences(config.train_file, tokenizer, maxLength));
+  const evalSet = config.eval_file ? toPairs(await preferences(config.eval_file, tokenizer, maxLength)) : undefined;
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainRewardModel({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
   model.dispose();
@@ -93,7 +108,7 @@ export async function runDpo(config: DpoConfig, options: RunOptions): Promise<vo
   await initEngine();
   const { model, tokenizer } = await load(config.model_name_or_path);
   const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : model.clone();
-  const train = await preferences(config.train_file, tokenizer, config.max_length);
+  const train = await preferences(config.train_file, tokenizer, lengthLimit("dpo", config.max_length, model));
   const resume = resumeDir(options, config.output_dir);
   const { history } = await trainDpo({ config, model, ref, train, ...(resume ? { resume } : {}) });
   model.dispose();
