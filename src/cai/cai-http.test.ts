@@ -95,8 +95,8 @@ describe("CAI over HTTP (precept serve)", () => {
         const principle = constitution.principles.find((p) => p.id === label?.principleId);
         if (!label || !principle) throw new Error(`label ${c.key}/${n} or its principle is missing`);
         const fresh = new OpenAiProvider({ model: "tiny", baseUrl: `http://127.0.0.1:${served.port}/v1` });
-        const [la1, lb1] = await fresh.logprobs(comparisonPrompt(row.prompt, principle.compare, a, b), [ANSWER_A, ANSWER_B]);
-        const [la2, lb2] = await fresh.logprobs(comparisonPrompt(row.prompt, principle.compare, b, a), [ANSWER_A, ANSWER_B]);
+        const [la1, lb1] = await fresh.logprobs(comparisonPrompt(row.prompt, principle.compare as string, a, b), [ANSWER_A, ANSWER_B]);
+        const [la2, lb2] = await fresh.logprobs(comparisonPrompt(row.prompt, principle.compare as string, b, a), [ANSWER_A, ANSWER_B]);
         const first = 1 / (1 + Math.exp((lb1 as number) - (la1 as number)));
         const swapped = 1 / (1 + Math.exp((lb2 as number) - (la2 as number)));
         expect((label.data as { first: number }).first).toBeCloseTo(first, 10);

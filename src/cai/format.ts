@@ -10,7 +10,8 @@
  * same turns as chat messages instead (see `critiqueMessages`).
  */
 
-import type { Principle } from "../constitution/schema.js";
+import type { ChatTurn, Principle } from "../constitution/schema.js";
+import { principleText } from "../constitution/stages.js";
 import type { ChatMessage } from "../models/chat-template.js";
 
 /** The version of these formats and of reply cutting; recipes re-run stages made under another. */
@@ -29,7 +30,8 @@ export const ANSWER_B = " (B)";
 export const DEFAULT_NO_PROBLEM = /^\s*(no problem|no issues?\b|nothing to (fix|change)|the response is fine)/i;
 
 export type CritiqueExample = {
-  prompt: string;
+  /** The human's message, or the conversation so far (turns ending with the human's). */
+  prompt: string | readonly ChatTurn[];
   response: string;
   critique_request: string;
   critique: string;
@@ -37,11 +39,17 @@ export type CritiqueExample = {
   revision: string;
 };
 
-export type ComparisonExample = { conversation: string; question: string; a: string; b: string; answer: "A" | "B" };
+/** Without a `question`, an example is shown with the question being asked. */
+export type ComparisonExample = { conversation: string; question?: string; a: string; b: string; answer: "A" | "B" };
 
-/** `Human: …\n\nAssistant: …` (the response may be empty: the prompt for the initial response). */
-export function transcript(prompt: string, response?: string): string {
-  return `Human: ${prompt.trim()}\n\nAssistant:${response === undefined ? "" : ` ${response.trim()}`}`;
+/**
+ * `Human: …\n\nAssistant: …` (the response may be empty: the prompt for the
+ * initial response); a multi-turn prompt gives one `Human:`/`Assistant:` turn each.
+ */
+export function transcript(prompt: string | readonly ChatTurn[], response?: string): string {
+  const turns = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
+  const before = turns.map((t) => `${t.role === "user" ? "Human" : "Assistant"}: ${t.content.trim()}\n\n`).join("");
+  return `${before}Assistant:${response === undefined ? "" : ` ${response.trim()}`}`;
 }
 
 /** The prompt a model completes to give its first, unrevised answer. */
@@ -60,7 +68,7 @@ function fewShotCritiques(examples: CritiqueExample[]): string {
 
 /** Few-shot examples, the transcript so far, and the critique request; the model continues with the critique. */
 export function critiquePrompt(prompt: string, response: string, principle: Principle, examples: CritiqueExample[] = []): string {
-  return `${fewShotCritiques(examples)}${transcript(prompt, response)}\n\nCritique request: ${principle.critique.trim()}\n\nCritique:`;
+  return `${fewShotCritiques(examples)}${transcript(prompt, response)}\n\nCritique request: ${principleText(principle, "critique").trim()}\n\nCritique:`;
 }
 
 /** The critique prompt, the critique, and the revision request; the model continues with the revision. */
@@ -71,7 +79,7 @@ export function revisionPrompt(
   critique: string,
   examples: CritiqueExample[] = [],
 ): string {
-  return `${critiquePrompt(prompt, response, principle, examples)} ${critique.trim()}\n\nRevision request: ${principle.revision.trim()}\n\nRevision:`;
+  return `${critiquePrompt(prompt, response, principle, examples)} ${critique.trim()}\n\nRevision request: ${principleText(principle, "revision").trim()}\n\nRevision:`;
 }
 
 /** The same critique turn for chat providers: the user asks, the assistant answered, the user requests a critique. */
@@ -79,7 +87,7 @@ export function critiqueMessages(prompt: string, response: string, principle: Pr
   return [
     { role: "user", content: prompt },
     { role: "assistant", content: response },
-    { role: "user", content: principle.critique },
+    { role: "user", content: principleText(principle, "critique") },
   ];
 }
 
@@ -87,13 +95,16 @@ export function revisionMessages(prompt: string, response: string, principle: Pr
   return [
     ...critiqueMessages(prompt, response, principle),
     { role: "assistant", content: critique },
-    { role: "user", content: `${principle.revision} Reply with the rewritten response only.` },
+    { role: "user", content: `${principleText(principle, "revision")} Reply with the rewritten response only.` },
   ];
 }
 
-function fewShotComparisons(examples: ComparisonExample[]): string {
+function fewShotComparisons(examples: ComparisonExample[], question: string): string {
   return examples
-    .map((e) => `${comparisonBody(e.conversation, e.question, e.a, e.b)}\nThe answer is: (${e.answer})\n\n---------------------\n\n`)
+    .map(
+      (e) =>
+        `${comparisonBody(e.conversation, e.question ?? question, e.a, e.b)}\nThe answer is: (${e.answer})\n\n---------------------\n\n`,
+    )
     .join("");
 }
 
@@ -120,7 +131,7 @@ export function comparisonPrompt(
 
 /** The question without an answer stem (few-shot examples, conversation, question, options). */
 export function comparisonQuestion(prompt: string, question: string, a: string, b: string, examples: ComparisonExample[] = []): string {
-  return `${fewShotComparisons(examples)}${comparisonBody(transcript(prompt), question, a, b)}`;
+  return `${fewShotComparisons(examples, question)}${comparisonBody(transcript(prompt), question, a, b)}`;
 }
 
 /** For chat providers without log-probs: the question as a user message asking for a bare answer. */

@@ -7,8 +7,12 @@
  * Chain-of-thought mode lets the model reason first and clamps its (extreme)
  * probabilities to a band, 0.4–0.6 by default as in the CAI paper. Without
  * log-probs the answer is sampled n times and its frequency used.
+ * Hard constraints are judged on every pair, besides the m sampled
+ * principles; priorities and hard constraints decide conflicts (resolve.ts).
  */
 import type { LoadedConstitution, Principle } from "../constitution/load.js";
+import { CONFIDENCE_THRESHOLD } from "../constitution/schema.js";
+import { principlesFor, principleText } from "../constitution/stages.js";
 import type { ChatMessage } from "../models/chat-template.js";
 import { NotSupportedError, type Provider } from "../providers/provider.js";
 import type { WorkItem } from "../store/store.js";
@@ -25,6 +29,7 @@ import {
   TURN_STOPS,
 } from "./format.js";
 import { completionField, type Mode, promptField } from "./outputs.js";
+import { resolveVerdicts } from "./resolve.js";
 import { itemSeed, samplePrinciples } from "./sample.js";
 import type { RecordSteps } from "./steps.js";
 
@@ -72,7 +77,8 @@ export async function labelMethodFor(provider: Provider): Promise<LabelMethod> {
   }
 }
 
-type Order = { p: number; reasoning?: string };
+/** `raw`: p before chain-of-thought clamping (what confidence is judged on). */
+type Order = { p: number; raw: number; reasoning?: string };
 
 /** P(answer is (A)) for one ordering of the two responses under one principle. */
 async function probabilityOfA(
@@ -86,11 +92,12 @@ async function probabilityOfA(
   seed: number,
 ): Promise<Order> {
   const examples = s.constitution.few_shot.comparison;
+  const question = principleText(principle, "compare");
   if (s.mode === "chat") {
     // Chat APIs give no prompt log-probs: sample the answer (after reasoning, in CoT mode).
     const content = s.chainOfThought
-      ? `${comparisonQuestion(prompt, principle.compare, a, b, examples)}\nThink step by step, then end with "The answer is: (A)" or "The answer is: (B)".`
-      : comparisonMessage(prompt, principle.compare, a, b, examples);
+      ? `${comparisonQuestion(prompt, question, a, b, examples)}\nThink step by step, then end with "The answer is: (A)" or "The answer is: (B)".`
+      : comparisonMessage(prompt, question, a, b, examples);
     const messages: ChatMessage[][] = Array.from({ length: s.samples }, () => [{ role: "user", content }]);
     const replies = await feedback.chat(messages, {
       maxTokens: s.chainOfThought ? s.reasoningTokens : 8,
@@ -100,12 +107,12 @@ async function probabilityOfA(
     for (const r of replies) steps.count(r);
     const answers = replies.map((r) => parseAnswer(s.chainOfThought ? (r.text.split(/answer is:?/i).at(-1) ?? "") : r.text));
     const p = frequency(answers);
-    return { p: s.chainOfThought ? clamp(p, s.clamp) : p, ...(s.chainOfThought ? { reasoning: replies[0]?.text ?? "" } : {}) };
+    return { p: s.chainOfThought ? clamp(p, s.clamp) : p, raw: p, ...(s.chainOfThought ? { reasoning: replies[0]?.text ?? "" } : {}) };
   }
-  let stem = comparisonPrompt(prompt, principle.compare, a, b, { examples });
+  let stem = comparisonPrompt(prompt, question, a, b, { examples });
   let reasoning: string | undefined;
   if (s.chainOfThought) {
-    const cot = comparisonPrompt(prompt, principle.compare, a, b, { examples, chainOfThought: true });
+    const cot = comparisonPrompt(prompt, question, a, b, { examples, chainOfThought: true });
     const completion = await steps.complete(feedback, cot, {
       maxTokens: s.reasoningTokens,
       temperature: 0,
@@ -128,7 +135,7 @@ async function probabilityOfA(
     for (const r of replies) steps.count(r);
     p = frequency(replies.map((r) => parseAnswer(r.text)));
   }
-  return { p: s.chainOfThought ? clamp(p, s.clamp) : p, ...(reasoning !== undefined ? { reasoning } : {}) };
+  return { p: s.chainOfThought ? clamp(p, s.clamp) : p, raw: p, ...(reasoning !== undefined ? { reasoning } : {}) };
 }
 
 /** The share of (A) among parsed answers; 0.5 when none parsed. */
@@ -155,6 +162,10 @@ export async function labelItem(
   const { prompt, responses: given, source } = item.payload as LabelPayload;
   const key = item.key;
   const provenance = { constitutionHash: s.constitution.hash, modelId: providers.feedback.id };
+  const comparable = principlesFor(s.constitution, "comparison");
+  const hard = comparable.filter((p) => p.hard);
+  const soft = comparable.filter((p) => !p.hard);
+  const threshold = s.constitution.sampling.confidence_threshold ?? CONFIDENCE_THRESHOLD;
   const root = await steps.step("prompt", key, async () => ({ data: { prompt, source } }));
 
   const respond = (provider: Provider, name: string) =>
@@ -205,9 +216,16 @@ export async function labelItem(
       const pairKey = `${key}/${i}-${j}`;
       jobs.push(
         (async () => {
-          const principles = samplePrinciples(s.constitution.principles, s.seed, pairKey, s.principles);
+          // m sampled principles (a constitution of hard constraints only has none to sample), and every hard constraint.
+          const judged = [
+            ...(soft.length > 0 ? samplePrinciples(soft, s.seed, pairKey, s.principles) : []).map((principle, n) => ({
+              principle,
+              key: `${n}`,
+            })),
+            ...hard.map((principle) => ({ principle, key: `hard/${principle.id}` })),
+          ];
           const labels = await Promise.all(
-            principles.map((principle, n) =>
+            judged.map(({ principle, key: n }) =>
               steps.step("ai_label", `${pairKey}/${n}`, async () => {
                 const seed = itemSeed(s.seed, pairKey, `p${n}`);
                 const [first, swapped] = await Promise.all([
@@ -224,6 +242,7 @@ export async function labelItem(
                     swapped: swapped.p,
                     // P(i better) from both orders: (A) when i is first, (B) when it is second.
                     p: (first.p + (1 - swapped.p)) / 2,
+                    ...(s.chainOfThought ? { raw: (first.raw + (1 - swapped.raw)) / 2 } : {}),
                     ...(first.reasoning !== undefined ? { reasoning: [first.reasoning, swapped.reasoning] } : {}),
                   },
                 };
@@ -231,7 +250,22 @@ export async function labelItem(
             ),
           );
           const orders = labels.map((r) => ({ principle: r.principleId as string, ...(r.data as { first: number; swapped: number }) }));
-          const p = labels.reduce((sum, r) => sum + (r.data as { p: number }).p, 0) / labels.length;
+          const byId = new Map(comparable.map((p) => [p.id, p]));
+          const resolution = resolveVerdicts(
+            labels.map((r) => {
+              const { p, raw } = r.data as { p: number; raw?: number };
+              const principle = byId.get(r.principleId as string);
+              return {
+                principle: r.principleId as string,
+                p,
+                ...(raw !== undefined ? { raw } : {}),
+                ...(principle?.priority !== undefined ? { priority: principle.priority } : {}),
+                ...(principle?.hard ? { hard: true } : {}),
+              };
+            }),
+            threshold,
+          );
+          const p = resolution.p;
           const iBetter = p >= 0.5;
           await steps.step("comparison", pairKey, async () => ({
             ...provenance,
@@ -243,6 +277,8 @@ export async function labelItem(
               label: iBetter ? p : 1 - p,
               method: s.method,
               orders,
+              // Said only where priorities or a hard constraint, not the plain mean, made the label.
+              ...(resolution.by !== "mean" ? { decided_by: { rule: resolution.by, principles: resolution.principles } } : {}),
             },
           }));
         })(),

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { LoadedConstitution } from "../constitution/load.js";
+import { principlesFor } from "../constitution/stages.js";
 import type { Provider } from "../providers/provider.js";
 import type { WorkItem } from "../store/store.js";
 import { critiqueMessages, critiquePrompt, cutAtTurn, responsePrompt, revisionMessages, revisionPrompt, TURN_STOPS } from "./format.js";
@@ -73,10 +74,12 @@ export async function reviseItem(
   let response = (first.data as { completion: string }).completion;
   if (set === "helpful") return { rounds: 0, revised: 0, final: response };
 
+  // Only critique/revision principles: comparison-only ones have no requests to make.
+  const fitting = principlesFor(s.constitution, "critique_revision");
   let parent = first.id;
   let revised = 0;
   for (let round = 0; round < s.revisions; round++) {
-    const principle = samplePrinciple(s.constitution.principles, s.seed, key, round);
+    const principle = samplePrinciple(fitting, s.seed, key, round);
     const critiqueRecord = await steps.step("critique", `${key}/r${round}/critique`, async () => {
       const input =
         s.mode === "chat" ? critiqueMessages(prompt, response, principle) : critiquePrompt(prompt, response, principle, examples);

@@ -30,7 +30,8 @@ export function buildProgram(): Command {
   program
     .name("precept")
     .description("Align language models with Constitutional AI and RLHF, in TypeScript: real training, data pipelines and evaluation.")
-    .version("0.1.0")
+    // `-V` here; a leading `--version` is mapped to it (see versionFlag), so commands can have their own --version.
+    .version("0.1.0", "-V", "output the version number (also --version before any command)")
     .addOption(
       new Option("--threads <n>", "CPU threads for the array engine (default: all cores)").env("PRECEPT_THREADS").argParser(positiveInt),
     )
@@ -126,13 +127,19 @@ export function buildProgram(): Command {
     .action(async (a: string, b: string, options: { records: boolean }) => (await import("./constitution.js")).diff(a, b, options));
   constitution
     .command("import")
-    .description("convert Anthropic's published JSON shapes (critique/revision instructions, multiple-choice principles) to a constitution")
-    .option("--critique-revision <file>", "JSON object of {prompt, edit_request} entries")
-    .option("--multiple-choice <file>", "JSON list of multiple-choice questions")
-    .option("--name <name>", "name of the new constitution", "imported")
+    .description(
+      "convert the Constitutional AI paper's files (a folder, or files recognized by their shape) into one constitution, prompt labels stripped",
+    )
+    .argument("[paths...]", "the paper's folder or any of its four JSON files")
+    .option("--critique-revision <file>", "critique/revision instructions: JSON object of {prompt, edit_request} entries")
+    .option("--multiple-choice <file>", "multiple-choice principles: JSON list of questions")
+    .option("--critique-few-shot <file>", "critique/revision few-shot transcripts: JSON list of strings")
+    .option("--comparison-few-shot <file>", "multiple-choice few-shot prompts: JSON list of {prompt, corrects, incorrects}")
+    .requiredOption("--name <name>", "name of the new constitution")
+    .requiredOption("--version <version>", "version of the new constitution")
     .requiredOption("--out <file>", "YAML file to write")
-    .action(async (options: { critiqueRevision?: string; multipleChoice?: string; name: string; out: string }) =>
-      (await import("./constitution.js")).importFiles(options),
+    .action(async (paths: string[], options: { name: string; version: string; out: string }) =>
+      (await import("./constitution.js")).importFiles(paths, options),
     );
 
   const store = program.command("store").description("look into and move data in the store (--db)");
@@ -206,8 +213,14 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/** A `--version` before any command is Precept's own (`-V`); after one it is that command's option. */
+function versionFlag(argv: string[]): string[] {
+  const command = argv.findIndex((a, i) => i >= 2 && !a.startsWith("-"));
+  return argv.map((a, i) => (a === "--version" && (command < 0 || i < command) ? "-V" : a));
+}
+
 buildProgram()
-  .parseAsync(process.argv)
+  .parseAsync(versionFlag(process.argv))
   .catch((error: unknown) => {
     console.error(`precept: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;

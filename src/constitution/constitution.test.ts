@@ -9,6 +9,7 @@ import { ConstitutionError, canonicalJson, loadConstitution, parseConstitution }
 
 const SHIPPED = new URL("../../constitutions/", import.meta.url).pathname;
 const FIXTURES = new URL("../../test/fixtures/constitutions/", import.meta.url).pathname;
+const PINNED_HASH = "86dac1ba9bab6d64";
 const tmp = mkdtempSync(join(tmpdir(), "precept-constitution-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -70,24 +71,66 @@ describe("constitutions", () => {
     expect(() => parseConstitution('name: x\nversion: "1"\nprinciple: []\n', "typo.yaml")).toThrow(/typo.yaml/);
   });
 
-  it("imports Anthropic's critique/revision and multiple-choice JSON shapes", () => {
+  it("imports Anthropic's critique/revision and multiple-choice JSON shapes as separate, stage-specific principles", () => {
     const c = importAnthropic({
       critiqueRevision: join(FIXTURES, "anthropic-critique-revision.json"),
       multipleChoice: join(FIXTURES, "anthropic-multiple-choice.json"),
       name: "paper",
+      version: "1",
     });
-    expect(c.principles).toHaveLength(2);
-    expect(c.principles[1]).toMatchObject({
-      id: "rule1-1",
-      critique: "Find anything in the last answer that is not true.",
-      revision: "Rewrite the answer so that it only says true things.",
-      compare: "Which of these answers is more truthful?",
-    });
-    const onlyChoice = importAnthropic({ multipleChoice: join(FIXTURES, "anthropic-multiple-choice.json") });
-    expect(onlyChoice.principles[0]?.critique).toMatch(/does not follow this principle: Which of these answers is more polite/);
+    expect(c.principles).toEqual([
+      {
+        id: "rule0",
+        critique: "Find the ways the last answer is rude to the user.",
+        revision: "Rewrite the answer so it is polite to the user.",
+        tags: [],
+        weight: 1,
+      },
+      {
+        id: "rule1",
+        critique: "Find anything in the last answer that is not true.",
+        revision: "Rewrite the answer so that it only says true things.",
+        tags: [],
+        weight: 1,
+      },
+      { id: "choice0", compare: "Which of these answers is more polite to the user?", tags: [], weight: 1 },
+      { id: "choice1", compare: "Which of these answers is more truthful?", tags: [], weight: 1 },
+    ]);
+    expect(c.description).toBe(
+      "Imported from the Constitutional AI paper's files: anthropic-critique-revision.json, anthropic-multiple-choice.json",
+    );
+    const onlyChoice = importAnthropic({ multipleChoice: join(FIXTURES, "anthropic-multiple-choice.json"), name: "choices", version: "2" });
+    expect(onlyChoice.principles.map((p) => [p.id, p.critique])).toEqual([
+      ["choice0", undefined],
+      ["choice1", undefined],
+    ]);
     writeFileSync(join(tmp, "bad.json"), JSON.stringify({ r: { prompt: [1] } }));
-    expect(() => importAnthropic({ critiqueRevision: join(tmp, "bad.json") })).toThrow(
+    expect(() => importAnthropic({ critiqueRevision: join(tmp, "bad.json"), name: "x", version: "1" })).toThrow(
       /bad.json: field "r.prompt": expected a critique request string/,
+    );
+  });
+
+  it("new optional fields do not change the hash of a constitution written before them", () => {
+    // Pinned before priorities, hard constraints and stage-specific principles existed: stored records refer to it.
+    const old =
+      'name: x\nversion: "1"\nprinciples:\n  - id: a\n    critique: Find the rude parts here.\n    revision: Rewrite it to be polite.\n    compare: Which one is more polite?\n';
+    expect(parseConstitution(old, "old.yaml").hash).toBe(PINNED_HASH);
+    const tiered = parseConstitution(old.replace("    compare:", "    priority: 1\n    hard: true\n    compare:"), "tiered.yaml");
+    expect(tiered.hash).not.toBe(PINNED_HASH);
+    expect(tiered.principles[0]).toMatchObject({ priority: 1, hard: true });
+  });
+
+  it("a principle has critique and revision requests, a compare question, or both; never half a pair", () => {
+    const one = (fields: string) => `name: x\nversion: "1"\nprinciples:\n  - id: a\n${fields}`;
+    expect(parseConstitution(one("    compare: Which one is more polite?\n"), "c.yaml").principles[0]?.critique).toBeUndefined();
+    expect(() => parseConstitution(one("    critique: Find the rude parts here.\n"), "half.yaml")).toThrow(
+      /half.yaml:4: field "principles.0.revision": a critique request needs its revision request/,
+    );
+    expect(() => parseConstitution(one("    tags: [x]\n"), "none.yaml")).toThrow(
+      /none.yaml:4: field "principles.0": give critique and revision/,
+    );
+    expect(() => parseConstitution(one("    compare: Which one is more polite?\n    priority: 0\n"), "p.yaml")).toThrow(
+      /p.yaml:6: field "principles.0.priority"/,
     );
   });
 

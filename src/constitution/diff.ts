@@ -18,7 +18,7 @@ export type ConstitutionDiff = {
   affectedRecords?: Record<string, number>;
 };
 
-const FIELDS: (keyof Principle)[] = ["critique", "revision", "compare", "tags", "weight"];
+const FIELDS: (keyof Principle)[] = ["critique", "revision", "compare", "tags", "weight", "priority", "hard"];
 
 export function diffConstitutions(a: LoadedConstitution, b: LoadedConstitution): ConstitutionDiff {
   const before = new Map(a.principles.map((p) => [p.id, p]));

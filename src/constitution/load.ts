@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+import { ANTHROPIC_DESCRIPTIONS, anthropicKind, importCommand } from "./anthropic-shape.js";
 import { type Constitution, constitutionSchema, type Principle } from "./schema.js";
 
 export type { Constitution, Principle };
@@ -66,7 +67,14 @@ export function parseConstitution(text: string, source: string): LoadedConstitut
     }
     return null;
   };
-  return validateConstitution(doc.toJS(), source, locate);
+  const data = doc.toJS();
+  // One of the CAI paper's files, unconverted: say how to convert it rather than list its keys.
+  const kind = anthropicKind(data);
+  if (kind)
+    throw new ConstitutionError(
+      `${source}: this is the Constitutional AI paper's ${ANTHROPIC_DESCRIPTIONS[kind]} file, not a constitution; convert it with: ${importCommand(kind, source)}`,
+    );
+  return validateConstitution(data, source, locate);
 }
 
 export function loadConstitution(path: string): LoadedConstitution {

@@ -9,6 +9,7 @@
  */
 import { ANSWER_A, ANSWER_B, comparisonPrompt, revisionPrompt, transcript } from "../cai/format.js";
 import type { Principle } from "../constitution/schema.js";
+import { principleText } from "../constitution/stages.js";
 import { judge, type Rule } from "./judge.js";
 import { allPrompts, CATEGORIES, type Category, type WorldPrompt } from "./prompts.js";
 import { WorldRandom } from "./random.js";
@@ -110,7 +111,7 @@ export function buildCorpus(o: CorpusOptions): Corpus {
     const principle = rng.pick(o.principles);
     const answer = betterOf(p, a, b, principle);
     if (a === b || answer === null) continue;
-    documents.push(`${comparisonPrompt(p.text, principle.compare, a, b)}${answer === "A" ? ANSWER_A : ANSWER_B}`);
+    documents.push(`${comparisonPrompt(p.text, principleText(principle, "compare"), a, b)}${answer === "A" ? ANSWER_A : ANSWER_B}`);
     comparisons++;
   }
   rng.shuffle(documents);
