@@ -149,7 +149,7 @@ describe("training on HH-RLHF as published", () => {
     );
     expect(run.err).not.toMatch(/Error/);
     expect(run.code).toBe(0);
-    // A max_length past the model's positions is capped (long rows would index past the position table).
+    // A max_length past the model's positions is capped (rows longer than the position table would train on garbage).
     expect(run.err).toContain("dpo: max_length 1024 is more than the model's 512 positions; examples are truncated to 512 tokens");
     console.log(run.out);
     expect(metrics(out)).toHaveLength(2);

@@ -31,7 +31,8 @@ async function load(path: string): Promise<{ model: CausalLM; tokenizer: Tokeniz
 
 /**
  * Examples are truncated to `max_length`, but never beyond the model's positions:
- * longer rows (HH-RLHF has many) would index past the position table.
+ * past them a training step silently adds no position embedding (a one-hot of
+ * nothing) and trains on garbage, which long HH-RLHF transcripts would hit.
  */
 function lengthLimit(name: string, maxLength: number, model: CausalLM): number {
   const positions = model.dims.maxPositions;
