@@ -3,7 +3,8 @@
  * `data` in TRL's field names where one exists (`{prompt, completion}` for
  * revisions, `{prompt, chosen, rejected, label}` for comparisons and AI
  * labels), so an export feeds `precept train` directly; provenance travels in
- * a `provenance` field that TRL ignores.
+ * a `provenance` field that TRL ignores. Files may be gzipped (`.jsonl.gz`):
+ * read whatever the name, written when the name ends in `.gz`.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
