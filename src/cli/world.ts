@@ -12,6 +12,7 @@ import { initEngine } from "../engine/device.js";
 import { Rng } from "../engine/rng.js";
 import { trainBpe } from "../models/bpe-trainer.js";
 import { END_OF_TEXT } from "../models/byte-tokenizer.js";
+import { HUMAN_ASSISTANT_STOP_STRINGS, HUMAN_ASSISTANT_TEMPLATE } from "../models/chat-template.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
 import { loadTokenizer } from "../models/tokenizer.js";
@@ -43,10 +44,18 @@ export async function pretrain(o: PretrainOptions): Promise<void> {
   // A BPE fitted to the world: sequences ~3.7x shorter than bytes, so training and generation are several times faster.
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, "tokenizer.json"), JSON.stringify(trainBpe(corpus.documents, { vocabSize: SANDBOX_VOCAB })));
+  // The chat template and stop strings of the Human/Assistant format the corpus is written in, so chat clients work.
   writeFileSync(
     join(o.out, "tokenizer_config.json"),
-    JSON.stringify({ bos_token: END_OF_TEXT, eos_token: END_OF_TEXT, pad_token: END_OF_TEXT, model_max_length: SANDBOX_MODEL.n_positions }),
+    JSON.stringify({
+      bos_token: END_OF_TEXT,
+      eos_token: END_OF_TEXT,
+      pad_token: END_OF_TEXT,
+      model_max_length: SANDBOX_MODEL.n_positions,
+      chat_template: HUMAN_ASSISTANT_TEMPLATE,
+    }),
   );
+  writeFileSync(join(o.out, "generation_config.json"), JSON.stringify({ stop_strings: HUMAN_ASSISTANT_STOP_STRINGS }));
   const tokenizer = await loadTokenizer(o.out);
   const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, ...SANDBOX_MODEL });
   const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(o.seed)), tokenizer);

@@ -16,6 +16,8 @@ export interface ByteTokenizerOptions {
   extraSpecialTokens?: readonly string[];
   /** Jinja chat template; default ChatML, null for none. */
   chatTemplate?: string | null;
+  /** Strings that end a chat reply (saved as `stop_strings` in generation_config.json); default none. */
+  stopStrings?: readonly string[];
 }
 
 /**
@@ -52,6 +54,7 @@ export class ByteTokenizer implements Tokenizer {
   readonly bosTokenId = BYTE_COUNT;
   readonly eosTokenIds: readonly number[] = [BYTE_COUNT];
   readonly padTokenId = BYTE_COUNT;
+  readonly stopStrings: readonly string[];
   readonly chatTemplate: string | null;
   readonly #idOfSpecial: Map<string, number>;
   /** Longest first, so that of two specials starting at the same place the longer wins, as in `tokenizers`. */
@@ -73,6 +76,7 @@ export class ByteTokenizer implements Tokenizer {
     this.#specialFirstChars = new Set(this.specialTokens.map((token) => token.charAt(0)));
     this.vocabSize = BYTE_COUNT + this.specialTokens.length;
     this.chatTemplate = options.chatTemplate === undefined ? CHATML_TEMPLATE : options.chatTemplate;
+    this.stopStrings = options.stopStrings ?? [];
   }
 
   /**

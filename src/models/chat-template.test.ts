@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CHATML_TEMPLATE, type ChatMessage, LLAMA2_TEMPLATE, renderChatTemplate } from "./chat-template.js";
+import { transcript } from "../cai/format.js";
+import { CHATML_TEMPLATE, type ChatMessage, HUMAN_ASSISTANT_TEMPLATE, LLAMA2_TEMPLATE, renderChatTemplate } from "./chat-template.js";
 
 const conversation: ChatMessage[] = [
   { role: "system", content: "You are terse." },
@@ -60,6 +61,50 @@ describe("LLAMA2_TEMPLATE", () => {
     expect(() => renderChatTemplate(LLAMA2_TEMPLATE, messages, tokens)).toThrow(
       "Chat template error: Llama-2 chat needs turns that alternate user/assistant/user/..., after an optional system message",
     );
+  });
+});
+
+describe("HUMAN_ASSISTANT_TEMPLATE", () => {
+  const eos = { eosToken: "<|endoftext|>" };
+  const render = (messages: ChatMessage[], addGenerationPrompt = false) =>
+    renderChatTemplate(HUMAN_ASSISTANT_TEMPLATE, messages, { ...eos, addGenerationPrompt });
+
+  it("renders a turn exactly as the CAI format's transcript (the sandbox model's training text), then EOS", () => {
+    const prompt = "  What is the capital of France? ";
+    expect(render([{ role: "user", content: prompt }], true)).toBe(transcript(prompt));
+    const reply = " Paris. ";
+    expect(
+      render([
+        { role: "user", content: prompt },
+        { role: "assistant", content: reply },
+      ]),
+    ).toBe(`${transcript(prompt, reply)}<|endoftext|>`);
+  });
+
+  it("starts the next exchange after EOS, puts a system message first, and keeps user turns apart", () => {
+    expect(render(conversation, true)).toBe(
+      `You are terse.\n\n${transcript("Hi there", "Hello!")}<|endoftext|>${transcript("How are you?")}`,
+    );
+    expect(
+      render(
+        [
+          { role: "user", content: "a" },
+          { role: "user", content: "b" },
+        ],
+        true,
+      ),
+    ).toBe("Human: a\n\nHuman: b\n\nAssistant:");
+  });
+
+  it("renders each prefix of a conversation as a prefix of the whole (so SFT can mask assistant turns)", () => {
+    const whole = render(conversation);
+    for (let i = 1; i < conversation.length; i++) {
+      if (conversation[i]?.role === "assistant") expect(whole.startsWith(render(conversation.slice(0, i), true))).toBe(true);
+    }
+  });
+
+  it("refuses roles the format has no turn for", () => {
+    expect(() => render([{ role: "tool", content: "42" }])).toThrow("turns only, not tool");
   });
 });
 

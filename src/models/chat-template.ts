@@ -62,6 +62,37 @@ export const LLAMA2_TEMPLATE = [
   "{% endfor %}",
 ].join("");
 
+/**
+ * The Human/Assistant transcript of Anthropic's HH-RLHF and the Constitutional AI paper, exactly as
+ * Precept's CAI format writes it (`transcript` in src/cai/format.ts) and as the sandbox base model was
+ * trained on it: `Human: {prompt}\n\nAssistant: {reply}` then EOS, one exchange per document. The
+ * generation prompt is `\n\nAssistant:` (the reply starts with its own space). After EOS the next
+ * `Human:` follows directly, as the next document did in training; a system message is plain text
+ * before the first turn. Contents are trimmed, as `transcript` trims them.
+ */
+export const HUMAN_ASSISTANT_TEMPLATE = [
+  "{% for message in messages %}",
+  "{% if message['role'] == 'system' or message['role'] == 'developer' %}",
+  "{{ message['content'] | trim }}",
+  "{% elif message['role'] == 'user' %}",
+  "{% if not loop.first and messages[loop.index0 - 1]['role'] != 'assistant' %}{{ '\n\n' }}{% endif %}",
+  "{{ 'Human: ' + message['content'] | trim }}",
+  "{% elif message['role'] == 'assistant' %}",
+  "{{ '\n\nAssistant: ' + message['content'] | trim + eos_token }}",
+  "{% else %}",
+  "{{ raise_exception('The Human/Assistant format has system, user and assistant turns only, not ' + message['role']) }}",
+  "{% endif %}",
+  "{% endfor %}",
+  "{% if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif %}",
+].join("");
+
+/**
+ * Where a reply in that format ends besides EOS: a reply is one paragraph, and a blank line is where the
+ * next block (`Human:`, `Critique request:`, a comparison question) begins; the same rule as the CAI
+ * pipelines' `cutAtTurn`. Saved as `stop_strings` in generation_config.json.
+ */
+export const HUMAN_ASSISTANT_STOP_STRINGS: readonly string[] = ["\n\n"];
+
 // Parsing a long template costs more than rendering it; tokenizers re-render the same few templates for every example.
 const compiled = new Map<string, Template>();
 const MAX_COMPILED = 16;

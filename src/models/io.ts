@@ -116,6 +116,8 @@ export async function saveModel(model: CausalLM, dir: string, options: { maxShar
   if (bos !== undefined && bos !== null) generation.bos_token_id = bos;
   if (eos !== undefined && eos !== null) generation.eos_token_id = Array.isArray(eos) && eos.length === 1 ? eos[0] : eos;
   if (tokenizer?.padTokenId !== null && tokenizer?.padTokenId !== undefined) generation.pad_token_id = tokenizer.padTokenId;
+  // The chat format's stop strings travel with the model, so every stage model stops its replies where the base did.
+  if (tokenizer && tokenizer.stopStrings.length > 0) generation.stop_strings = [...tokenizer.stopStrings];
   writeJsonAtomic(join(dir, "generation_config.json"), generation);
   if (tokenizer) await saveTokenizer(tokenizer, dir);
 }

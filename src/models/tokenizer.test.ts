@@ -302,6 +302,16 @@ describe("loadTokenizer reads tokenizer_config.json and generation_config.json",
     expect(single.eosTokenIds).toEqual([13]);
     expect(single.bosTokenId).toBeNull();
   });
+
+  it("reads generation_config.json's stop_strings (a string or a list); none when absent", async () => {
+    const list = await loadTokenizer(
+      tinyBpeWith(tinyBpeConfig, { "generation_config.json": JSON.stringify({ stop_strings: ["\n\n", "User:"] }) }),
+    );
+    expect(list.stopStrings).toEqual(["\n\n", "User:"]);
+    const single = await loadTokenizer(tinyBpeWith(tinyBpeConfig, { "generation_config.json": JSON.stringify({ stop_strings: "###" }) }));
+    expect(single.stopStrings).toEqual(["###"]);
+    expect((await loadTokenizer(tinyBpe)).stopStrings).toEqual([]);
+  });
 });
 
 describe("loadTokenizer errors", () => {

@@ -2,7 +2,7 @@
  * Tokenizers as the rest of Precept sees them, and the loader for the files
  * every Hugging Face model ships: `tokenizer.json` (read by
  * `@huggingface/tokenizers`), `tokenizer_config.json` (special tokens, chat
- * template) and, when present, `generation_config.json` (extra EOS ids) and
+ * template) and, when present, `generation_config.json` (extra EOS ids, stop strings) and
  * `chat_template.jinja`.
  */
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -36,6 +36,11 @@ export interface Tokenizer {
   /** Ids that end a generation; chat models often have several (e.g. `<|im_end|>` and `<|endoftext|>`). */
   readonly eosTokenIds: readonly number[];
   readonly padTokenId: number | null;
+  /**
+   * Strings that end a reply in the model's chat format (`stop_strings` in generation_config.json, as in
+   * `transformers`), e.g. the blank line before the next `Human:` turn; chat serving stops at them.
+   */
+  readonly stopStrings: readonly string[];
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;
   readonly chatTemplate: string | null;
@@ -48,7 +53,9 @@ export interface Tokenizer {
 }
 
 export function noChatTemplateError(): Error {
-  return new Error("This tokenizer has no chat template: set chat_template in tokenizer_config.json, or render with renderChatTemplate");
+  return new Error(
+    "This tokenizer has no chat template: set chat_template in tokenizer_config.json (e.g. HUMAN_ASSISTANT_TEMPLATE or CHATML_TEMPLATE, whichever format the model was trained on), or send a prompt in the model's own format as a completion",
+  );
 }
 
 /** Error for an id a tokenizer cannot decode; shared so every tokenizer words it the same way. */
@@ -74,6 +81,7 @@ type TokenizerConfig = z.output<typeof tokenizerConfigSchema>;
 
 const generationConfigSchema = z.looseObject({
   eos_token_id: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullish(),
+  stop_strings: z.union([z.string().min(1), z.array(z.string().min(1))]).nullish(),
 });
 
 const tokenContent = (field: SpecialTokenField): string | null =>
@@ -85,6 +93,7 @@ class HuggingFaceTokenizer implements Tokenizer {
   readonly bosTokenId: number | null;
   readonly eosTokenIds: readonly number[];
   readonly padTokenId: number | null;
+  readonly stopStrings: readonly string[];
   readonly chatTemplate: string | null;
   readonly #tokenizer: HfTokenizer;
   readonly #tokenizerJson: Record<string, unknown>;
@@ -99,6 +108,7 @@ class HuggingFaceTokenizer implements Tokenizer {
     this.bosTokenId = ids.bos;
     this.eosTokenIds = ids.eos;
     this.padTokenId = ids.pad;
+    this.stopStrings = ids.stop;
     const template = config.chat_template;
     this.chatTemplate = Array.isArray(template) ? (template.find((t) => t.name === "default")?.template ?? null) : (template ?? null);
     // The library cleans up " ." → "." unless told otherwise; `transformers` no longer does by default, and it breaks round trips.
@@ -158,6 +168,7 @@ interface SpecialIds {
   bos: number | null;
   eos: number[];
   pad: number | null;
+  stop: string[];
 }
 
 /**
@@ -209,6 +220,7 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
     bos: idOf("bos_token"),
     eos,
     pad: idOf("pad_token"),
+    stop: generation?.stop_strings == null ? [] : [generation.stop_strings].flat(),
   });
 }
 

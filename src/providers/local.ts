@@ -41,9 +41,10 @@ export class LocalProvider implements Provider {
 
   async chat(conversations: ChatMessage[][], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    // A reply also ends where the chat format says a turn ends (the tokenizer's stop strings), as in `precept serve`.
     return this.generate(
       conversations.map((messages) => tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true })),
-      params,
+      { ...params, stop: [...(params.stop ?? []), ...tokenizer.stopStrings] },
     );
   }
 

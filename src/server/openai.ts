@@ -5,7 +5,8 @@
  * streaming as server-sent events. Requests are validated (400 with the
  * field), bodies are bounded (413), waiting requests are bounded (429), and a
  * bearer token can be required (401). Generation runs one request at a time:
- * the model lives in this process.
+ * the model lives in this process. Chat renders messages with the model's
+ * chat template and also stops at the model's stop strings (generation_config.json).
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -14,6 +15,7 @@ import { z } from "zod";
 import { type Generation, generateTokens } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
+import type { Tokenizer } from "../models/tokenizer.js";
 
 const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]).optional();
 const common = {
@@ -62,6 +64,55 @@ function error(status: 400 | 401 | 404 | 413 | 429 | 500, message: string, param
           ? "server_error"
           : "invalid_request_error";
   return Response.json({ error: { message, type, param, code: null } }, { status });
+}
+
+/**
+ * Text deltas of a stream, so that together they are exactly the final text: special tokens skipped,
+ * cut at the first stop string, and nothing sent that a stop string could still take back or that is
+ * only part of a UTF-8 character (decoded as U+FFFD until its last byte arrives).
+ */
+class StreamedText {
+  readonly #tokens: number[] = [];
+  #sent = 0;
+  #stopped = false;
+  constructor(
+    readonly tokenizer: Tokenizer,
+    readonly stops: readonly string[],
+  ) {}
+
+  push(token: number): string {
+    if (this.#stopped) return "";
+    this.#tokens.push(token);
+    const text = this.tokenizer.decode(this.#tokens, { skipSpecialTokens: true });
+    let safe = text.length;
+    for (const stop of this.stops) {
+      const at = text.indexOf(stop);
+      if (at >= 0) {
+        safe = Math.min(safe, at);
+        this.#stopped = true;
+      }
+    }
+    if (!this.#stopped) {
+      for (const stop of this.stops) {
+        for (let k = Math.min(stop.length - 1, text.length); k > 0; k--) {
+          if (text.endsWith(stop.slice(0, k))) {
+            safe = Math.min(safe, text.length - k);
+            break;
+          }
+        }
+      }
+      while (safe > 0 && text[safe - 1] === "\uFFFD") safe--;
+    }
+    if (safe <= this.#sent) return "";
+    const delta = text.slice(this.#sent, safe);
+    this.#sent = safe;
+    return delta;
+  }
+
+  /** What is left of the final text once generation is over. */
+  rest(finalText: string): string {
+    return finalText.slice(this.#sent);
+  }
 }
 
 /** Runs generation jobs one at a time and refuses new ones past `maxQueue` waiting. */
@@ -114,6 +165,16 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
   const finish = (g: Generation) => (g.finishReason === "length" ? "length" : "stop");
   const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const created = () => Math.floor(Date.now() / 1000);
+  const { maxPositions } = model.dims;
+
+  /** New tokens for a request: what it asks for (or a default), within what the context has room for; a string is the 400 message. */
+  function tokenBudget(promptLength: number, asked: number | undefined, fallback: number, field: string): number | string {
+    const room = maxPositions - promptLength;
+    if (room < 1) return `the prompt has ${promptLength} tokens, which leaves no room in the model's ${maxPositions}-token context`;
+    if (asked !== undefined && asked > room)
+      return `${field}: ${asked} new tokens do not fit after a ${promptLength}-token prompt in the model's ${maxPositions}-token context (at most ${room})`;
+    return asked ?? Math.min(fallback, room);
+  }
 
   app.post("/v1/completions", async (c) => {
     const body = await parse(c.req.raw, completionSchema);
@@ -122,7 +183,8 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
     const prompts = Array.isArray(body.prompt) ? body.prompt : [body.prompt];
     const ids = prompts.map((p) => tokenizer.encode(p));
     if (ids.some((p) => p.length === 0)) return error(400, "prompt: must not be empty", "prompt");
-    const maxTokens = body.max_tokens ?? 16;
+    const maxTokens = tokenBudget(Math.max(...ids.map((p) => p.length)), body.max_tokens, 16, "max_tokens");
+    if (typeof maxTokens === "string") return error(400, maxTokens, "max_tokens");
     const options = {
       maxNewTokens: maxTokens,
       temperature: body.temperature,
@@ -135,35 +197,31 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
       return streamSSE(c, async (stream) => {
         const responseId = id("cmpl");
         const chunks: Promise<void>[] = [];
-        const results = await queue.run(() =>
-          generateTokens(model, ids, {
-            ...options,
-            onToken: (row, token) => {
-              chunks.push(
-                stream.writeSSE({
-                  data: JSON.stringify({
-                    id: responseId,
-                    object: "text_completion",
-                    created: created(),
-                    model: name,
-                    choices: [{ index: row, text: tokenizer.decode([token], { skipSpecialTokens: true }), finish_reason: null }],
-                  }),
-                }),
-              );
-            },
-          }),
-        );
-        await Promise.all(chunks);
-        for (const [index, g] of results.entries()) {
-          await stream.writeSSE({
+        const texts = ids.map(() => new StreamedText(tokenizer, options.stop));
+        const chunk = (index: number, text: string, finishReason: string | null) =>
+          stream.writeSSE({
             data: JSON.stringify({
               id: responseId,
               object: "text_completion",
               created: created(),
               model: name,
-              choices: [{ index, text: "", finish_reason: finish(g) }],
+              choices: [{ index, text, finish_reason: finishReason }],
             }),
           });
+        const results = await queue.run(() =>
+          generateTokens(model, ids, {
+            ...options,
+            onToken: (row, token) => {
+              const text = (texts[row] as StreamedText).push(token);
+              if (text) chunks.push(chunk(row, text, null));
+            },
+          }),
+        );
+        await Promise.all(chunks);
+        for (const [index, g] of results.entries()) {
+          const rest = (texts[index] as StreamedText).rest(g.text ?? "");
+          if (rest) await chunk(index, rest, null);
+          await chunk(index, "", finish(g));
         }
         await stream.writeSSE({ data: "[DONE]" });
       });
@@ -229,21 +287,35 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
     const body = await parse(c.req.raw, chatSchema);
     if (body instanceof Response) return body;
     if (queue.full) return error(429, "the server is busy; retry later");
+    if (tokenizer.chatTemplate === null) {
+      return error(
+        400,
+        `${name} has no chat template (no chat_template in its tokenizer_config.json), so its messages cannot be turned into a prompt: ` +
+          "add the template of the format the model was trained on (Precept's HUMAN_ASSISTANT_TEMPLATE and CHATML_TEMPLATE are ready-made), " +
+          "or send a prompt already in that format to /v1/completions",
+        "messages",
+      );
+    }
     let prompt: string;
     try {
       prompt = tokenizer.applyChatTemplate(body.messages, { addGenerationPrompt: true });
     } catch (err) {
       return error(400, `messages: ${(err as Error).message}`, "messages");
     }
+    // The template writes any BOS itself, as in `transformers`' apply_chat_template.
+    const ids = [tokenizer.encode(prompt, { addSpecialTokens: false })];
+    const field = body.max_completion_tokens !== undefined ? "max_completion_tokens" : "max_tokens";
+    const maxNewTokens = tokenBudget((ids[0] as number[]).length, body.max_completion_tokens ?? body.max_tokens, 256, field);
+    if (typeof maxNewTokens === "string") return error(400, maxNewTokens, field);
     const options = {
-      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? 256,
+      maxNewTokens,
       temperature: body.temperature,
-      stop: stops(body.stop),
+      // A reply ends where the chat format ends a turn, whatever else the request asks to stop at.
+      stop: [...new Set([...stops(body.stop), ...tokenizer.stopStrings])],
       seed: body.seed ?? 0,
       topLogprobs: body.logprobs ? (body.top_logprobs ?? 0) : 0,
       ...(body.top_p ? { topP: body.top_p } : {}),
     };
-    const ids = [tokenizer.encode(prompt, { addSpecialTokens: false })];
     if (body.stream) {
       return streamSSE(c, async (stream) => {
         const responseId = id("chatcmpl");
@@ -252,24 +324,21 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
           data: JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
         });
         const chunks: Promise<void>[] = [];
+        const text = new StreamedText(tokenizer, options.stop);
+        const delta = (content: string) =>
+          stream.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }) });
         const [result] = await queue.run(() =>
           generateTokens(model, ids, {
             ...options,
             onToken: (_row, token) => {
-              chunks.push(
-                stream.writeSSE({
-                  data: JSON.stringify({
-                    ...base,
-                    choices: [
-                      { index: 0, delta: { content: tokenizer.decode([token], { skipSpecialTokens: true }) }, finish_reason: null },
-                    ],
-                  }),
-                }),
-              );
+              const content = text.push(token);
+              if (content) chunks.push(delta(content));
             },
           }),
         );
         await Promise.all(chunks);
+        const rest = text.rest((result as Generation).text ?? "");
+        if (rest) await delta(rest);
         await stream.writeSSE({
           data: JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish(result as Generation) }] }),
         });
@@ -278,9 +347,17 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
     }
     const [g] = await queue.run(() => generateTokens(model, ids, options));
     const result = g as Generation;
+    const content = result.text ?? "";
+    // Log-probs of the tokens that make up the reply: not the EOS, nor what came after a stop string.
+    let shown = 0;
+    while (
+      shown < result.tokens.length &&
+      tokenizer.decode(result.tokens.slice(0, shown), { skipSpecialTokens: true }).length < content.length
+    )
+      shown++;
     const logprobs = body.logprobs
       ? {
-          content: result.tokens.map((t, i) => ({
+          content: result.tokens.slice(0, shown).map((t, i) => ({
             token: tokenizer.decode([t]),
             logprob: result.logprobs[i],
             top_logprobs: (result.topLogprobs?.[i] ?? []).map(([alt, lp]) => ({ token: tokenizer.decode([alt]), logprob: lp })),
@@ -293,7 +370,7 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
       object: "chat.completion",
       created: created(),
       model: name,
-      choices: [{ index: 0, message: { role: "assistant", content: result.text ?? "" }, finish_reason: finish(result), logprobs }],
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: finish(result), logprobs }],
       usage: { prompt_tokens: promptTokens, completion_tokens: result.tokens.length, total_tokens: promptTokens + result.tokens.length },
     });
   });
