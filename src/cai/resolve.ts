@@ -26,7 +26,7 @@ export type Resolution = {
   p: number;
   /** What decided: the plain mean, a hard constraint, or a tier in a conflict. */
   by: "mean" | "hard" | "tier";
-  /** The principles whose verdicts made the label. */
+  /** The principles whose verdicts made the label (each once). */
   principles: string[];
 };
 
@@ -39,7 +39,7 @@ export function resolveVerdicts(verdicts: readonly Verdict[], threshold: number)
   const decide = (vs: readonly Verdict[], by: Resolution["by"]): Resolution => ({
     p: mean(vs.map((v) => v.p)),
     by,
-    principles: vs.map((v) => v.principle),
+    principles: [...new Set(vs.map((v) => v.principle))],
   });
 
   const confidentHard = verdicts.filter((v) => v.hard && sureness(v.raw ?? v.p) >= threshold);

@@ -36,7 +36,7 @@ export function show(file: string): void {
   if (examples > 0)
     console.log(`few-shot: ${c.few_shot.critique_revision.length} critique/revision, ${c.few_shot.comparison.length} comparison`);
   for (const p of c.principles) {
-    const about = [stagesOf(p).join(" + ").replace("critique_revision", "critique/revision"), `weight ${p.weight}`, rank(p)];
+    const about = [`weight ${p.weight}`, stagesOf(p).join(" + ").replace("critique_revision", "critique/revision"), rank(p)];
     if (p.tags.length) about.push(`tags: ${p.tags.join(", ")}`);
     console.log(`\n[${p.id}] ${about.filter(Boolean).join(", ")}`);
     if (p.critique !== undefined) console.log(`  critique: ${p.critique}\n  revision: ${p.revision}`);
@@ -95,7 +95,7 @@ export function importFiles(paths: string[], options: AnthropicFiles & { name?: 
   const critique = c.principles.filter((p) => p.critique !== undefined).length;
   const compare = c.principles.filter((p) => p.compare !== undefined).length;
   console.log(
-    `wrote ${options.out}: ${c.name} v${c.version}, ${critique} critique/revision and ${compare} comparison principles, ` +
-      `${c.few_shot.critique_revision.length} critique/revision and ${c.few_shot.comparison.length} comparison examples (hash ${hash})`,
+    `wrote ${options.out}: ${c.name} v${c.version}, ${c.principles.length} principles (${critique} critique/revision, ${compare} comparison), ` +
+      `examples: ${c.few_shot.critique_revision.length} critique/revision, ${c.few_shot.comparison.length} comparison (hash ${hash})`,
   );
 }

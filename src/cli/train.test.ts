@@ -181,6 +181,10 @@ describe("precept constitution", () => {
       "import",
       "--critique-revision",
       join(fixtures, "anthropic-critique-revision.json"),
+      "--name",
+      "paper",
+      "--version",
+      "1",
       "--out",
       imported,
     );
@@ -188,6 +192,6 @@ describe("precept constitution", () => {
     const diff = precept("--db", join(tmp, "empty-store.db"), "constitution", "diff", join(shipped, "general.yaml"), imported, "--records");
     expect(diff.code).toBe(0);
     expect(diff.out).toMatch(/- no-serious-harm \(removed\): 0 stored record\(s\)/);
-    expect(diff.out).toMatch(/\+ rule0-0 \(added\)/);
+    expect(diff.out).toMatch(/\+ rule0 \(added\)/);
   });
 });
