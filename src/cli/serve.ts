@@ -20,6 +20,8 @@ export async function runServe(options: {
       console.log(
         `precept serve: ${name} on http://${options.host}:${info.port}/v1 (OpenAI-compatible${options.token ? ", bearer token required" : ""})`,
       );
+      if (model.tokenizer?.chatTemplate === null)
+        console.log("  the model has no chat template (tokenizer_config.json): /v1/chat/completions answers 400; /v1/completions works");
       resolve({ port: info.port, close: () => new Promise((done) => server.close(() => done())) });
     });
   });

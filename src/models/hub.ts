@@ -34,8 +34,18 @@ export function cachedSnapshot({ repo, revision }: HubId, cacheDir = hubCacheDir
   return existsSync(join(snapshot, "config.json")) ? snapshot : null;
 }
 
-/** Files a model directory needs; shards are added from the index when there is one. */
-const MODEL_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+/**
+ * Files a model directory needs; shards are added from the index when there is one. Recent
+ * `transformers` saves the chat template as `chat_template.jinja` instead of in `tokenizer_config.json`.
+ */
+const MODEL_FILES = [
+  "config.json",
+  "generation_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "chat_template.jinja",
+];
 
 /** Downloads (or finds in the cache) what `loadModel` reads, and returns the snapshot directory. */
 export async function resolveHubModel(id: string, cacheDir = hubCacheDir()): Promise<string> {

@@ -18,8 +18,14 @@ export class LocalProvider implements Provider {
 
   async generate(prompts: string[], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    return this.#generateIds(
+      prompts.map((p) => tokenizer.encode(p)),
+      params,
+    );
+  }
+
+  async #generateIds(ids: number[][], params: SamplingParams): Promise<Completion[]> {
     // Like a server with a context limit, stop early ("length") rather than fail when prompt + max_tokens does not fit.
-    const ids = prompts.map((p) => tokenizer.encode(p));
     const longest = Math.max(...ids.map((p) => p.length));
     const room = this.model.dims.maxPositions - longest;
     if (room < 1)
@@ -41,9 +47,12 @@ export class LocalProvider implements Provider {
 
   async chat(conversations: ChatMessage[][], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
-    // A reply also ends where the chat format says a turn ends (the tokenizer's stop strings), as in `precept serve`.
-    return this.generate(
-      conversations.map((messages) => tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true })),
+    // As in `precept serve`: the template writes any BOS itself, and a reply also ends where the chat
+    // format ends a turn (the tokenizer's stop strings).
+    return this.#generateIds(
+      conversations.map((messages) =>
+        tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false }),
+      ),
       { ...params, stop: [...(params.stop ?? []), ...tokenizer.stopStrings] },
     );
   }
