@@ -108,21 +108,22 @@ describe("the official openai client against precept serve on models/sandbox-bas
     expect(streamed).toBe(whole.choices[0]?.message.content);
     expect(finish).toBe("stop");
 
-    const prompt = responsePrompt("What is the best way to remove a stain?");
-    const plain = await openai.completions.create({ model, prompt, temperature: 0.7, seed: 4, max_tokens: 40, stop: ["Critique"] });
-    const completionStream = await openai.completions.create({
+    // A stop string spanning several tokens: what might still become the stop is held back, never sent and taken back.
+    const request = {
       model,
-      prompt,
+      prompt: responsePrompt("I have chest pain. What is wrong with me?"),
       temperature: 0.7,
       seed: 4,
       max_tokens: 40,
-      stop: ["Critique"],
-      stream: true,
-    });
+      stop: ["attack. Rest"],
+    };
+    const plain = await openai.completions.create(request);
     let text = "";
-    for await (const chunk of completionStream) text += chunk.choices[0]?.text ?? "";
+    for await (const chunk of await openai.completions.create({ ...request, stream: true })) text += chunk.choices[0]?.text ?? "";
+    expect(plain.choices[0]?.finish_reason).toBe("stop");
     expect(text).toBe(plain.choices[0]?.text);
-    expect(text).not.toContain("Critique");
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain("attack");
   });
 
   it("ends sampled replies at the turn, and carries on a conversation with a system message", async () => {
