@@ -8,7 +8,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
+import { runServe } from "../cli/serve.js";
 import { preferenceExample, sftExample } from "../data/examples.js";
 import { initEngine } from "../engine/device.js";
 import { dpoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
@@ -100,6 +102,28 @@ describe.skipIf(!present)("stories260K, a real Llama checkpoint with a SentenceP
     const e = tokenizer.tokenToId("<0xC3>") as number;
     expect(tokenizer.decode([e])).toBe("\uFFFD");
     model.dispose();
+  });
+});
+
+describe.skipIf(!present)("precept serve on stories260K", () => {
+  it("completes the reference prompt with the reference greedy text, and says chat needs a template", async () => {
+    const expected = JSON.parse(readFileSync(join(DIR, "expected.json"), "utf8")) as Expected;
+    const served = await runServe({ model: DIR, host: "127.0.0.1", port: 0 });
+    try {
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${served.port}/v1`, apiKey: "unused", maxRetries: 0 });
+      const request = { model: "stories260K", prompt: expected.prompt, temperature: 0, max_tokens: 20 };
+      const completion = await client.completions.create(request);
+      expect(completion.choices[0]?.text).toBe(expected.greedy_continuation_text);
+      expect(completion.usage?.prompt_tokens).toBe(expected.prompt_ids.length);
+      let streamed = "";
+      for await (const chunk of await client.completions.create({ ...request, stream: true })) streamed += chunk.choices[0]?.text ?? "";
+      expect(streamed).toBe(expected.greedy_continuation_text);
+      await expect(client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "hi" }] })).rejects.toThrow(
+        /no chat template/,
+      );
+    } finally {
+      await served.close();
+    }
   });
 });
 
