@@ -33,6 +33,8 @@ export const generateOptionsSchema = z.object({
   /** Strings that end a sequence; the text is cut before the first one (needs a tokenizer). */
   stop: z.array(z.string().min(1)).default([]),
   seed: z.number().int().default(0),
+  /** One seed per prompt: row b samples from its own `Rng(seeds[b])`, so a row's tokens do not depend on the rows batched with it (overrides `seed`). */
+  seeds: z.array(z.number().int()).optional(),
   /** Also return the k most likely tokens (and log-probs) at each step, as OpenAI's `top_logprobs`. */
   topLogprobs: z.number().int().min(0).max(20).default(0),
 });
@@ -120,6 +122,9 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
   }
   const eos = new Set(options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? []);
   const rng = new Rng(options.seed);
+  if (options.seeds && options.seeds.length !== prompts.length)
+    throw new Error(`seeds: expected one seed per prompt (${prompts.length}), got ${options.seeds.length}`);
+  const rowRngs = options.seeds?.map((seed) => new Rng(seed));
   const promptLength = bucket(longest, 16);
   const slots = bucket(promptLength + options.maxNewTokens, 32);
   const batch = padBatch(prompts, { side: "left", padId: model.padId, length: promptLength });
@@ -141,7 +146,7 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
       const vocab = host.length / batch.batch;
       const next = new Int32Array(batch.batch);
       for (let b = 0; b < batch.batch; b++) {
-        const { token, logprob } = sampleToken(host.subarray(b * vocab, (b + 1) * vocab), options, rng);
+        const { token, logprob } = sampleToken(host.subarray(b * vocab, (b + 1) * vocab), options, rowRngs?.[b] ?? rng);
         next[b] = token;
         if (done[b]) continue;
         const result = results[b] as Generation;
