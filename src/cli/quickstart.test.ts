@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { HUMAN_ASSISTANT_TEMPLATE } from "../models/chat-template.js";
 import { quickstart, SANDBOX_BASE } from "./quickstart.js";
 
 const out = mkdtempSync(join(tmpdir(), "precept-quickstart-"));
@@ -27,7 +28,12 @@ describe("precept quickstart --fast", () => {
     expect(html).toContain("Sample transcripts");
     const json = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(json.acceptance).toHaveProperty(["violation rate down (relative, base → PPO)"]);
-    for (const dir of ["sl-cai", "rm", "rl-cai-ppo", "rl-cai-dpo"]) expect(existsSync(join(out, dir, "model.safetensors")), dir).toBe(true);
+    for (const dir of ["sl-cai", "rm", "rl-cai-ppo", "rl-cai-dpo"]) {
+      expect(existsSync(join(out, dir, "model.safetensors")), dir).toBe(true);
+      // Each stage model chats in the base model's format (precept serve's /v1/chat/completions works on it).
+      const tokenizerConfig = JSON.parse(readFileSync(join(out, dir, "tokenizer_config.json"), "utf8"));
+      expect(tokenizerConfig.chat_template, dir).toBe(HUMAN_ASSISTANT_TEMPLATE);
+    }
 
     // The rerun skips every stage; with --judge it adds win rates judged by a provider (here the base model itself).
     const again = await quickstart({ out, fast: true, seed: 0, judge: `local:${SANDBOX_BASE}` });
