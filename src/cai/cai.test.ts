@@ -91,6 +91,18 @@ describe("the work runner", () => {
   });
 });
 
+describe("the work runner's settings", () => {
+  it("refuses a concurrency below 1 (it used to wait forever for 0 items claimed elsewhere) and a lease of 0", async () => {
+    await store.enqueue("zero", [{ key: "k", kind: "x" }]);
+    const process = async () => "ok";
+    await expect(runWorkItems({ store, runId: "zero", process, concurrency: 0 })).rejects.toThrow(
+      /concurrency must be a whole number ≥ 1, not 0/,
+    );
+    await expect(runWorkItems({ store, runId: "zero", process, leaseMs: 0 })).rejects.toThrow(/lease must be longer than 0 ms/);
+    expect((await runWorkItems({ store, runId: "zero", process, concurrency: 1 })).processed).toBe(1);
+  });
+});
+
 describe("reply cutting", () => {
   it("cuts at the next turn's marker, and a reply that opens with a blank line is empty", () => {
     expect(cutAtTurn(" Sure, here.\n\nHuman: more?")).toBe("Sure, here.");

@@ -51,7 +51,7 @@ export type Summary = {
   items: Record<WorkStatus, number>;
   processedNow: number;
   leftPending: number;
-  errors: { key: string; error: string }[];
+  errors: { key: string; error: string; permanent: boolean }[];
   calls: number;
   reusedSteps: number;
   tokens: { prompt: number; completion: number };

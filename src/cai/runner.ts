@@ -8,9 +8,12 @@
  * An item whose processing throws is given back and tried again; after
  * `retries` more failures in this invocation it is held until the end and
  * then left pending (not dropped) with its error, for the next invocation.
+ * An error that trying again cannot fix (a refused option, invalid sampling
+ * parameters: see `isPermanent`) is held at once, and reported as such.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { ProviderError } from "../providers/provider.js";
 import type { Store, WorkItem } from "../store/store.js";
 
 export type RunnerProgress = { done: number; total: number; failed: number; processedNow: number };
@@ -40,9 +43,20 @@ export type RunnerResult = {
   leftPending: number;
   /** Items now marked failed for good. */
   failed: number;
-  /** The last error per item that failed in this invocation. */
-  errors: { key: string; error: string }[];
+  /** The last error per item that failed in this invocation; `permanent`: running again will not fix it. */
+  errors: { key: string; error: string; permanent: boolean }[];
 };
+
+/**
+ * Whether an error is one that the same call would meet again: a provider's
+ * refusal that is not a rate limit, server or network fault (HTTP 4xx, an
+ * invalid parameter, an unsupported feature) or a failed schema check.
+ */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof ProviderError) return !error.retryable;
+  const name = (error as { name?: string } | null)?.name;
+  return name === "NotSupportedError" || name === "ZodError";
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -52,9 +66,12 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
   const leaseMs = options.leaseMs ?? 10 * 60_000;
   const retries = options.retries ?? 1;
   const maxAttempts = options.maxAttempts ?? 5;
+  // With no slot to claim into, the loop below would wait forever for "someone else's" items.
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a whole number ≥ 1, not ${concurrency}`);
+  if (!(leaseMs > 0)) throw new Error(`the lease must be longer than 0 ms, not ${leaseMs}`);
   const worker = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const failures = new Map<number, number>();
-  const held = new Map<number, { item: WorkItem; error: string }>();
+  const held = new Map<number, { item: WorkItem; error: string; permanent: boolean }>();
   let processed = 0;
 
   const report = async () => {
@@ -71,7 +88,7 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
     const batch: WorkItem[] = [];
     for (const item of claimed) {
       const h = held.get(item.id);
-      if (h) held.set(item.id, { item, error: h.error });
+      if (h) held.set(item.id, { ...h, item });
       else batch.push(item);
     }
     if (batch.length === 0) {
@@ -104,9 +121,10 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
           if (await store.complete(item.id, worker, result)) processed++;
         } catch (error) {
           const message = (error as Error).message ?? String(error);
+          const permanent = isPermanent(error);
           const count = (failures.get(item.id) ?? 0) + 1;
           failures.set(item.id, count);
-          if (count > retries || item.attempts >= maxAttempts) held.set(item.id, { item, error: message });
+          if (permanent || count > retries || item.attempts >= maxAttempts) held.set(item.id, { item, error: message, permanent });
           else await store.release(item.id, worker, message, maxAttempts);
         }
       }),
@@ -124,6 +142,6 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
     processed,
     leftPending: held.size - failed,
     failed,
-    errors: [...held.values()].map(({ item, error }) => ({ key: item.key, error })),
+    errors: [...held.values()].map(({ item, error, permanent }) => ({ key: item.key, error, permanent })),
   };
 }

@@ -1,6 +1,6 @@
 /** `precept cai revise|label` as a user runs them, including kill -9 in the middle and a rerun. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,19 @@ function counts(db: string): Record<string, number> {
   const done = sqlite.prepare("SELECT COUNT(*) AS n FROM work_items WHERE status = 'done'").get() as { n: number };
   sqlite.close();
   return { ...Object.fromEntries(rows.map((r) => [r.kind, r.n])), duplicates: dupes.n, done: done.n };
+}
+
+/** Every record's content and provenance, with its parent named by key (ids differ from run to run). */
+function recordContents(db: string): unknown[] {
+  const sqlite = new Database(db, { readonly: true });
+  const rows = sqlite
+    .prepare(
+      `SELECT r.kind, r.key, r.data, r.constitution_hash, r.principle_id, r.model_id, r.sampling, r.seed, p.kind AS parent_kind, p.key AS parent_key
+       FROM records r LEFT JOIN records p ON p.id = r.parent_id ORDER BY r.kind, r.key`,
+    )
+    .all();
+  sqlite.close();
+  return rows;
 }
 
 function recordCount(db: string): number {
@@ -99,6 +112,32 @@ describe("precept cai (CLI)", () => {
     expect(rerun.code, rerun.err).toBe(0);
     expect(counts(db)).toEqual(expected);
     expect(rerun.out).toMatch(/stored steps reused/);
+    // Not only as many records: the same ones. Each row is sampled with its own stored seed,
+    // whichever items it happened to be batched with before and after the kill.
+    expect(recordContents(db)).toEqual(recordContents(join(tmp, "clean.db")));
+  }, 240_000);
+
+  it("revise interrupted mid-item at different steps continues with exactly the records of an uninterrupted run", () => {
+    // An interruption leaves items at different steps; on the rerun, a batch then mixes items at
+    // different steps (initial response, critique, revision), which must not change what each samples.
+    const clean = join(tmp, "clean2.db");
+    expect(run(clean, "revise", join(tmp, "clean2")).code).toBe(0);
+    const db = join(tmp, "cut.db");
+    copyFileSync(clean, db);
+    const sqlite = new Database(db);
+    const steps = ["initial", "r0/critique", "r0/revision", "r1/critique", "r1/revision"];
+    const items = sqlite.prepare("SELECT id, key FROM work_items ORDER BY id").all() as { id: number; key: string }[];
+    for (const [i, item] of items.entries()) {
+      if (i % 7 === 6) continue; // some items stay done
+      // Item i keeps its first i % 6 records (the prompt, then steps in order) and loses the rest.
+      const lost = ["prompt", ...steps].slice(i % 6).map((s) => (s === "prompt" ? item.key : `${item.key}/${s}`));
+      for (const key of lost) sqlite.prepare("DELETE FROM records WHERE key = ?").run(key);
+      sqlite.prepare("UPDATE work_items SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL WHERE id = ?").run(item.id);
+    }
+    sqlite.close();
+    const rerun = run(db, "revise", join(tmp, "cut"));
+    expect(rerun.code, rerun.err).toBe(0);
+    expect(recordContents(db)).toEqual(recordContents(clean));
   }, 240_000);
 
   it("label killed with SIGKILL and run again stores exactly the records of an uninterrupted run", async () => {
@@ -117,6 +156,64 @@ describe("precept cai (CLI)", () => {
     expect(labels.every((l) => l.label !== undefined && l.label >= 0.5 && l.label <= 1)).toBe(true);
     expect(rerun.out).toMatch(/labels by answer log-probs/);
   }, 240_000);
+
+  it("numeric options are checked at the command line, naming the flag (--concurrency 0 used to hang)", () => {
+    const base = [
+      "--db",
+      join(tmp, "n.db"),
+      "cai",
+      "revise",
+      "--prompts",
+      prompts,
+      "--constitution",
+      constitution,
+      "--policy",
+      `local:${model}`,
+    ];
+    for (const [flag, value, message] of [
+      ["--concurrency", "0", /option '--concurrency <n>' argument '0' is invalid\. expected a whole number ≥ 1/],
+      ["--temperature", "-1", /option '--temperature <t>' argument '-1' is invalid\. expected a number ≥ 0/],
+      ["--lease", "0", /option '--lease <seconds>' argument '0' is invalid\. expected a number > 0/],
+      ["--max-tokens", "1.5", /option '--max-tokens <n>' argument '1\.5' is invalid\. expected a whole number ≥ 1/],
+      ["--retries", "-2", /option '--retries <n>' argument '-2' is invalid\. expected a whole number ≥ 0/],
+    ] as const) {
+      const result = runPrecept(...base, flag, value);
+      expect(result.code, `${flag} ${value}`).toBe(1);
+      expect(result.err).toMatch(message);
+      expect(result.err).not.toMatch(/ZodError|"code":/);
+    }
+  });
+
+  it("an item that fails with an error a rerun cannot fix is not called retryable", () => {
+    const file = join(tmp, "long.jsonl");
+    // 300 bytes of prompt leave no room in the model's 256 positions: the same call fails every time.
+    writeFileSync(file, [JSON.stringify({ prompt: "x".repeat(300) }), JSON.stringify({ prompt: "Question: 1 + 1?" })].join("\n"));
+    const result = runPrecept(
+      "--db",
+      join(tmp, "long.db"),
+      "--threads",
+      "1",
+      "cai",
+      "revise",
+      "--prompts",
+      file,
+      "--constitution",
+      constitution,
+      "--policy",
+      `local:${model}`,
+      "--max-tokens",
+      "4",
+      "--revisions",
+      "1",
+      "--out",
+      join(tmp, "long"),
+    );
+    expect(result.code, result.err).toBe(2);
+    expect(result.out).toMatch(/1 done, 1 pending, 0 failed/);
+    expect(result.err).toMatch(/leaves no room in the model's 256 positions/);
+    expect(result.err).toMatch(/1 item\(s\) failed with an error that running again will not fix/);
+    expect(result.err).not.toMatch(/run the same command again/);
+  }, 120_000);
 
   it("--help explains the pipelines and a missing file is a clear error", () => {
     const help = runPrecept("cai", "label", "--help");

@@ -16,7 +16,8 @@ type Common = {
   limit?: number;
   concurrency: number;
   lease: number;
-  retries: number;
+  /** Not given: 1 item retry and the HTTP client's default request retries. */
+  retries?: number;
   maxAttempts: number;
   seed: number;
   mode: string;
@@ -26,15 +27,28 @@ type Common = {
 };
 
 /** Opens each distinct provider id once; local models decode concurrent items as one batch. */
-export async function openProviders(ids: string[], store: Store, batch: number): Promise<Map<string, Provider>> {
+export async function openProviders(
+  ids: string[],
+  store: Store,
+  batch: number,
+  options: { maxRetries?: number } = {},
+): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   if (ids.some((id) => /^(local|hf):/.test(id))) await initEngine();
   for (const id of ids) {
     if (providers.has(id)) continue;
-    const provider = await openProvider(id, { cache: new StoreCache(store) });
+    const provider = await openProvider(id, {
+      cache: new StoreCache(store),
+      ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+    });
     providers.set(id, provider instanceof LocalProvider ? new BatchingProvider(provider, batch) : provider);
   }
   return providers;
+}
+
+/** `--retries` given on the command line also bounds each HTTP request's retries (`--retries 0`: one attempt). */
+function httpRetries(o: Common): { maxRetries?: number } {
+  return o.retries !== undefined ? { maxRetries: o.retries } : {};
 }
 
 function mode(value: string): "completion" | "chat" {
@@ -51,7 +65,7 @@ function control(o: Common, label: string) {
       ...(o.limit !== undefined ? { limit: o.limit } : {}),
       concurrency: o.concurrency,
       leaseMs: o.lease * 1000,
-      retries: o.retries,
+      retries: o.retries ?? 1,
       maxAttempts: o.maxAttempts,
       seed: o.seed,
       mode: mode(o.mode),
@@ -80,7 +94,13 @@ function finish(summary: Summary, lines: string[], json: boolean): void {
   for (const e of summary.errors.slice(0, 5)) console.error(`left pending after errors: ${e.key}: ${e.error}`);
   const { pending, claimed, failed } = summary.items;
   if (summary.badRows.length > 0 || pending + claimed + failed > 0) {
-    if (pending + claimed > 0) console.error("some items are not done: run the same command again to continue");
+    // Running again only helps items that met a passing fault (a timeout, a rate limit, a crash).
+    const permanent = summary.errors.filter((e) => e.permanent).length;
+    if (permanent > 0)
+      console.error(
+        `${permanent} item(s) failed with an error that running again will not fix (a refused option or input, see above): fix its cause, then run the command again`,
+      );
+    if (pending + claimed > permanent) console.error("some items are not done: run the same command again to continue");
     process.exitCode = 2;
   }
 }
@@ -102,7 +122,7 @@ export async function revise(
   const constitution = loadConstitution(o.constitution);
   const store = await openStore();
   try {
-    const providers = await openProviders([o.policy, o.critic ?? o.policy], store, o.concurrency);
+    const providers = await openProviders([o.policy, o.critic ?? o.policy], store, o.concurrency, httpRetries(o));
     const { progress, options } = control(o, "revise");
     const summary = await runRevise({
       ...options,
@@ -157,6 +177,7 @@ export async function label(
       [...(o.policy ? [o.policy] : []), feedbackId, ...(o.contrast ? [o.contrast] : [])],
       store,
       o.concurrency,
+      httpRetries(o),
     );
     const { progress, options } = control(o, "label");
     const summary = await runLabel({

@@ -169,7 +169,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
         );
         if (summary.items.done !== summary.prompts)
           throw new Error(
-            `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,
+            `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
           );
       },
     },
@@ -230,7 +230,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
         );
         if (summary.items.done !== summary.prompts)
           throw new Error(
-            `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); run again to continue`,
+            `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
           );
         if (summary.pairs === 0)
           throw new Error("label: no preference pairs (every prompt's responses were identical); raise label.temperature");

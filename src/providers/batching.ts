@@ -3,10 +3,12 @@
  * pipelines process each item on its own (so one item's failure does not sink
  * the others), yet a local model is many times faster decoding a batch than
  * one sequence after another: calls made in the same turn of the event loop
- * with the same sampling parameters go to the backend together. A seed, if
- * given, is taken from the first call of a batch.
+ * with the same sampling parameters go to the backend together. Each
+ * caller's seed travels with its own rows (`SamplingParams.seeds`), so what a
+ * call samples, and the seed stored with it, do not depend on which calls it
+ * was batched with.
  */
-import type { ChatMessage, Completion, Provider, SamplingParams } from "./provider.js";
+import { type ChatMessage, type Completion, type Provider, rowSeeds, type SamplingParams } from "./provider.js";
 
 type Pending<T> = { inputs: T[]; params: SamplingParams; resolve: (c: Completion[]) => void; reject: (e: unknown) => void };
 
@@ -19,7 +21,7 @@ class Coalescer<T> {
 
   submit(inputs: T[], params: SamplingParams): Promise<Completion[]> {
     return new Promise((resolve, reject) => {
-      const { seed: _seed, ...shape } = params;
+      const { seed: _seed, seeds: _seeds, ...shape } = params;
       const key = JSON.stringify(shape);
       let queue = this.#queues.get(key);
       if (!queue) {
@@ -51,9 +53,11 @@ class Coalescer<T> {
 
   async #run(group: Pending<T>[]): Promise<void> {
     try {
+      const { seed: _seed, ...shared } = (group[0] as Pending<T>).params;
+      const seeds = group.flatMap((p) => p.params.seeds ?? rowSeeds(p.params.seed ?? 0, p.inputs.length));
       const outputs = await this.call(
         group.flatMap((p) => p.inputs),
-        (group[0] as Pending<T>).params,
+        { ...shared, seeds },
       );
       let at = 0;
       for (const p of group) {
@@ -61,7 +65,10 @@ class Coalescer<T> {
         at += p.inputs.length;
       }
     } catch (error) {
-      for (const p of group) p.reject(error);
+      // One caller's bad input (a prompt too long for the model) must not fail the others: alone, each
+      // caller gets its own outcome (per-row seeds make a row's sample the same alone or batched).
+      if (group.length > 1) await Promise.all(group.map((p) => this.#run([p])));
+      else for (const p of group) p.reject(error);
     }
   }
 }

@@ -6,7 +6,7 @@
 import { generateTokens } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
-import type { ChatMessage, Completion, Provider, SamplingParams } from "./provider.js";
+import { type ChatMessage, type Completion, type Provider, ProviderError, rowSeeds, type SamplingParams } from "./provider.js";
 
 export class LocalProvider implements Provider {
   constructor(
@@ -25,24 +25,45 @@ export class LocalProvider implements Provider {
   }
 
   async #generateIds(ids: number[][], params: SamplingParams): Promise<Completion[]> {
+    checkSampling(this.id, params, ids.length);
+    const seeds = params.seeds ?? rowSeeds(params.seed ?? 0, ids.length);
     // Like a server with a context limit, stop early ("length") rather than fail when prompt + max_tokens does not fit.
-    const longest = Math.max(...ids.map((p) => p.length));
-    const room = this.model.dims.maxPositions - longest;
-    if (room < 1)
-      throw new Error(`${this.id}: a prompt of ${longest} tokens leaves no room in the model's ${this.model.dims.maxPositions} positions`);
-    const outputs = await generateTokens(this.model, ids, {
-      maxNewTokens: Math.min(params.maxTokens ?? 64, room),
-      temperature: params.temperature ?? 1,
-      ...(params.topP !== undefined ? { topP: params.topP } : {}),
-      stop: params.stop ?? [],
-      seed: params.seed ?? 0,
-    });
-    return outputs.map((g, i) => ({
-      text: g.text ?? "",
-      finishReason: g.finishReason === "length" ? "length" : "stop",
-      tokenLogprobs: g.logprobs,
-      usage: { promptTokens: (ids[i] as number[]).length, completionTokens: g.tokens.length },
-    }));
+    // Each row's budget is its own: rows with the same budget are decoded together, so a long
+    // prompt in the batch does not shorten the others (a row's output does not depend on its batch).
+    const { maxPositions } = this.model.dims;
+    const budgets = ids.map((p) => Math.min(params.maxTokens ?? 64, maxPositions - p.length));
+    const tight = budgets.findIndex((b) => b < 1);
+    if (tight >= 0)
+      throw new ProviderError(
+        `${this.id}: a prompt of ${(ids[tight] as number[]).length} tokens leaves no room in the model's ${maxPositions} positions`,
+        null,
+        false,
+      );
+    const out: Completion[] = new Array(ids.length);
+    for (const budget of new Set(budgets)) {
+      const rows = budgets.flatMap((b, i) => (b === budget ? [i] : []));
+      const outputs = await generateTokens(
+        this.model,
+        rows.map((i) => ids[i] as number[]),
+        {
+          maxNewTokens: budget,
+          temperature: params.temperature ?? 1,
+          ...(params.topP !== undefined ? { topP: params.topP } : {}),
+          stop: params.stop ?? [],
+          seeds: rows.map((i) => seeds[i] as number),
+        },
+      );
+      outputs.forEach((g, j) => {
+        const i = rows[j] as number;
+        out[i] = {
+          text: g.text ?? "",
+          finishReason: g.finishReason === "length" ? "length" : "stop",
+          tokenLogprobs: g.logprobs,
+          usage: { promptTokens: (ids[i] as number[]).length, completionTokens: g.tokens.length },
+        };
+      });
+    }
+    return out;
   }
 
   async chat(conversations: ChatMessage[][], params: SamplingParams = {}): Promise<Completion[]> {
@@ -71,4 +92,19 @@ export class LocalProvider implements Provider {
     );
     return scored.map((lp) => lp.reduce((a, b) => a + b, 0));
   }
+}
+
+/** Sampling parameters a local model cannot use, refused up front with the parameter's name (not retryable: the same call fails again). */
+function checkSampling(id: string, params: SamplingParams, rows: number): void {
+  const bad = (what: string) => new ProviderError(`${id}: ${what}`, null, false);
+  const { maxTokens, temperature, topP, seed, seeds, stop } = params;
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1))
+    throw bad(`max_tokens must be a whole number ≥ 1, not ${maxTokens}`);
+  if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0))
+    throw bad(`temperature must be a number ≥ 0 (0: greedy), not ${temperature}`);
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw bad(`top_p must be in (0, 1], not ${topP}`);
+  if (seed !== undefined && !Number.isInteger(seed)) throw bad(`seed must be a whole number, not ${seed}`);
+  if (seeds !== undefined && (seeds.length !== rows || !seeds.every(Number.isInteger)))
+    throw bad(`seeds must be ${rows} whole number(s), one per input, not ${JSON.stringify(seeds)}`);
+  if (stop?.some((s) => s === "")) throw bad("a stop string must not be empty");
 }

@@ -1,6 +1,8 @@
 /**
  * Provider ids, as configs and the CLI spell them:
  * - `local:DIR` or `hf:Org/Name@rev`: a model loaded into this process;
+ * - `llama:DIR` (or `llama:hf:Org/Name`): the same directory run by llama.cpp (optional
+ *   `node-llama-cpp`; converted to GGUF once), for generation and scoring without gradients;
  * - `openai:MODEL`: an OpenAI-compatible server (`OPENAI_BASE_URL`, `OPENAI_API_KEY`),
  *   so `openai:qwen2.5` with `OPENAI_BASE_URL=http://localhost:8000/v1` talks to vLLM;
  * - `anthropic:MODEL`: Anthropic (`ANTHROPIC_API_KEY`).
@@ -8,11 +10,18 @@
 import { loadModel } from "../models/io.js";
 import { AnthropicProvider } from "./anthropic.js";
 import type { ResponseCache } from "./http.js";
+import { LlamaCppProvider } from "./llama.js";
 import { LocalProvider } from "./local.js";
 import { OpenAiProvider } from "./openai.js";
 import type { Provider } from "./provider.js";
 
-export async function openProvider(id: string, options: { cache?: ResponseCache } = {}): Promise<Provider> {
+export type OpenProviderOptions = {
+  cache?: ResponseCache;
+  /** Retries of a failed HTTP request (remote providers; default: HttpClient's 5). */
+  maxRetries?: number;
+};
+
+export async function openProvider(id: string, options: OpenProviderOptions = {}): Promise<Provider> {
   const colon = id.indexOf(":");
   const scheme = colon > 0 ? id.slice(0, colon) : "";
   const rest = id.slice(colon + 1);
@@ -20,11 +29,13 @@ export async function openProvider(id: string, options: { cache?: ResponseCache 
     case "local":
     case "hf":
       return new LocalProvider(await loadModel(id), id);
+    case "llama":
+      return LlamaCppProvider.open(rest);
     case "openai":
       return new OpenAiProvider({ model: rest, ...options });
     case "anthropic":
       return new AnthropicProvider({ model: rest, ...options });
     default:
-      throw new Error(`unknown provider id "${id}": use local:DIR, hf:Org/Name, openai:MODEL or anthropic:MODEL`);
+      throw new Error(`unknown provider id "${id}": use local:DIR, hf:Org/Name, llama:DIR, openai:MODEL or anthropic:MODEL`);
   }
 }

@@ -14,7 +14,27 @@ export type SamplingParams = {
   topP?: number;
   stop?: string[];
   seed?: number;
+  /**
+   * One seed per input, for a call that batches several callers' inputs
+   * (`BatchingProvider`); overrides `seed`. Backends that sample in-process
+   * honour it; row i of a call with `seed` s samples as `rowSeeds(s, n)[i]`.
+   */
+  seeds?: number[];
 };
+
+/**
+ * The seed of each row of an n-row call seeded `seed`: the first row gets
+ * `seed` itself (a one-row call samples exactly as it always did), the others
+ * a hash of (seed, row), so a row's sample does not depend on how calls are batched.
+ */
+export function rowSeeds(seed: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 0) return seed;
+    let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(i, 0x85ebca6b)) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+    return (h ^ (h >>> 13)) & 0x7fffffff;
+  });
+}
 
 export type Completion = {
   text: string;
