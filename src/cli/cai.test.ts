@@ -1,6 +1,8 @@
 /** `precept cai revise|label` as a user runs them, including kill -9 in the middle and a rerun. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -214,6 +216,45 @@ describe("precept cai (CLI)", () => {
     expect(result.err).toMatch(/1 item\(s\) failed with an error that running again will not fix/);
     expect(result.err).not.toMatch(/run the same command again/);
   }, 120_000);
+
+  it("--retries 0 makes one HTTP attempt per request (it used to make 6)", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "overloaded" } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const file = join(tmp, "one.jsonl");
+    writeFileSync(file, JSON.stringify({ prompt: "Question: 2 + 2?" }));
+    const child = spawn(
+      process.execPath,
+      preceptArgs(
+        "--db",
+        join(tmp, "http.db"),
+        "cai",
+        "revise",
+        "--prompts",
+        file,
+        "--constitution",
+        constitution,
+        "--policy",
+        "openai:m",
+        "--retries",
+        "0",
+        "--out",
+        join(tmp, "http"),
+      ),
+      { env: { ...process.env, OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`, OPENAI_API_KEY: "k" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let err = "";
+    child.stderr?.on("data", (d) => (err += d));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    server.close();
+    expect(code, err).toBe(2);
+    expect(err).toMatch(/HTTP 503: overloaded/);
+    expect(requests).toBe(1);
+  }, 60_000);
 
   it("--help explains the pipelines and a missing file is a clear error", () => {
     const help = runPrecept("cai", "label", "--help");
