@@ -23,15 +23,82 @@ type Backend = {
 const counts = new Map<string, Map<Slot, number>>();
 const tracked = new WeakSet<Backend>();
 
+/**
+ * Bytes, replaying the wasm allocator of jax-js 0.1.25 (`WasmAllocator`): it
+ * rounds each request up to a size class, keeps one free list per class and
+ * never hands a freed block to another class, so its heap is Σ over classes of
+ * (most blocks of that class live at once) × class size, which can be far
+ * above the most bytes live at once. Both are counted here.
+ */
+function sizeClass(size: number): number {
+  const align = (n: number, to: number) => Math.ceil(n / to) * to;
+  if (size <= 512) return align(size, 64);
+  if (size <= 2048) return align(size, 512);
+  if (size <= 65536) {
+    let c = 4096;
+    while (c < size) c *= 2;
+    return c;
+  }
+  return align(size, 65536);
+}
+
+type ClassCount = { live: number; most: number };
+const bytes = { live: 0, peakLive: 0, heap: 0, classes: new Map<number, ClassCount>(), sizes: new Map<string, number>() };
+
+function onMalloc(device: string, slot: Slot, size: number): void {
+  if (device !== "wasm" || size === 0) return;
+  const c = sizeClass(size);
+  bytes.sizes.set(`${device}:${slot}`, c);
+  bytes.live += c;
+  bytes.peakLive = Math.max(bytes.peakLive, bytes.live);
+  const count = bytes.classes.get(c) ?? { live: 0, most: 0 };
+  count.live++;
+  if (count.live > count.most) {
+    count.most = count.live;
+    bytes.heap += c;
+  }
+  bytes.classes.set(c, count);
+}
+
+function onFree(device: string, slot: Slot): void {
+  const key = `${device}:${slot}`;
+  const c = bytes.sizes.get(key);
+  if (c === undefined) return;
+  bytes.sizes.delete(key);
+  bytes.live -= c;
+  (bytes.classes.get(c) as ClassCount).live--;
+}
+
+export type HeapStats = {
+  /** Bytes of the wasm buffers allocated now (size-class rounded). */
+  liveBytes: number;
+  /** The most bytes live at once since the start (or the last `resetPeakLiveBytes`). */
+  peakLiveBytes: number;
+  /** The wasm heap the allocator has grown to: what the 4 GiB limit applies to. It never shrinks. */
+  heapBytes: number;
+};
+
+/** The wasm engine's memory as the allocator sees it (see `sizeClass`). */
+export function heapStats(): HeapStats {
+  return { liveBytes: bytes.live, peakLiveBytes: bytes.peakLive, heapBytes: bytes.heap };
+}
+
+/** Starts a new peak of live bytes from what is live now (to measure one step). */
+export function resetPeakLiveBytes(): void {
+  bytes.peakLive = bytes.live;
+}
+
 function track(backend: Backend): void {
   if (tracked.has(backend)) return;
   tracked.add(backend);
   const slots = new Map<Slot, number>();
   counts.set(backend.type, slots);
   const { malloc, incRef, decRef } = backend;
+  const device = backend.type;
   backend.malloc = function (size, initialData) {
     const slot = malloc.call(this, size, initialData);
     slots.set(slot, 1);
+    onMalloc(device, slot, size);
     return slot;
   };
   backend.incRef = function (slot) {
@@ -43,8 +110,10 @@ function track(backend: Backend): void {
     decRef.call(this, slot);
     const n = slots.get(slot);
     if (n === undefined) return;
-    if (n <= 1) slots.delete(slot);
-    else slots.set(slot, n - 1);
+    if (n <= 1) {
+      slots.delete(slot);
+      onFree(device, slot);
+    } else slots.set(slot, n - 1);
   };
 }
 

@@ -31,8 +31,17 @@ export function embedding(weight: JaxArray, ids: JaxArray): JaxArray {
  * a tenth of a GPT-2-small step at vocab 50k.
  */
 export function embeddingOneHot(weight: JaxArray, ids: JaxArray): JaxArray {
-  const vocab = weight.shape[0] as number;
-  return np.matmul(nn.oneHot(ids, vocab).astype(weight.dtype), weight);
+  return np.matmul(oneHot(ids, weight.shape[0] as number, weight.dtype), weight);
+}
+
+/**
+ * [...ids.shape, classes] one-hot rows. jax-js' `nn.oneHot` slices rows of an
+ * identity matrix, which holds classes² values: 9.7 GB at vocab 49,152, the
+ * reason training at real vocabularies ran out of memory. A comparison with
+ * `arange` needs only the rows themselves.
+ */
+export function oneHot(ids: JaxArray, classes: number, dtype: JaxArray["dtype"] = np.float32): JaxArray {
+  return np.equal(np.expandDims(ids, -1), np.arange(classes).astype(np.int32)).astype(dtype);
 }
 
 /** `nn.Linear`: x · Wᵀ + b with W [out, in]. */

@@ -4,23 +4,34 @@
  * DPO (sums over chosen and rejected completions) and PPO (per-token ratios).
  */
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
-import { tokenLogProbs } from "../engine/nn.js";
 import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
+import { type HeadOptions, headLogProbs } from "../engine/vocab-head.js";
 import type { ForwardInput } from "./attention.js";
 import { batchArrays, bucket, padBatch } from "./batch.js";
-import { type CausalLM, fullInput, lmLogits, type ModelParts, scoreHead } from "./model.js";
+import { type CausalLM, fullInput, hiddenStates, type ModelParts, scoreHead } from "./model.js";
 
 /**
  * Log-probs [B, T−1] of each next token: entry t is log p(ids[t+1] | ids[≤t]).
  * Consumes `params` and the input. Mask the prompt and padding positions with
- * `completionMask` (or your own loss mask) before reducing.
+ * `completionMask` (or your own loss mask) before reducing. To differentiate
+ * the result, set `gradients` ("hidden", or "weight" when the LM head trains);
+ * see engine/vocab-head.ts.
  */
-export function nextTokenLogProbs(model: ModelParts, params: ParamTree, input: ForwardInput): JaxArray {
-  const targets = input.ids.ref;
-  const { logits } = lmLogits(model, params, input);
-  const length = logits.shape[1] as number;
-  return tokenLogProbs(logits.slice([], [0, length - 1]), targets.slice([], [1, length]));
+export function nextTokenLogProbs(
+  model: ModelParts,
+  params: ParamTree,
+  input: ForwardInput,
+  options: Pick<HeadOptions, "temperature" | "gradients"> = {},
+): JaxArray {
+  const [rows, length] = input.ids.shape as [number, number];
+  const width = length - 1;
+  const targets = input.ids.ref.slice([], [1, length]).reshape([rows * width]);
+  const weight = model.arch.lmHeadWeight(params, model.config);
+  const { hidden } = hiddenStates(model, params, input);
+  const used = hidden.slice([], [0, width]).reshape([rows * width, hidden.shape[2] as number]);
+  // In token chunks: full [B, T, vocab] logits at a real vocabulary are hundreds of megabytes.
+  return headLogProbs(used, weight, targets, options).logprobs.reshape([rows, width]);
 }
 
 const scorers = new WeakMap<

@@ -96,6 +96,11 @@ export class TrainerCore {
     this.metricsPath = join(config.output_dir, "metrics.jsonl");
   }
 
+  /** Whether the base model's weights train (full fine-tuning), not only an adapter and heads: then the embedding and LM head get gradients. */
+  get baseTrains(): boolean {
+    return !this.config.lora;
+  }
+
   /** The learning rate of the next update. */
   get learningRate(): number {
     return this.schedule(this.step);

@@ -13,7 +13,7 @@ import { nextTokenLogProbs } from "../models/score.js";
 import type { DpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { dpoLoss } from "./losses.js";
-import { examplesPerEpoch } from "./sft.js";
+import { examplesPerEpoch, headGradients, trainingEmbed } from "./sft.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
 /** A tokenized preference pair with an explicit prompt: completions are the parts after the prompt. */
@@ -35,26 +35,27 @@ function sequenceBatch(examples: DpoExample[], padId: number) {
   return { ...batchArrays(batch), mask: np.array(mask).reshape([rows.length, width]) };
 }
 
-/** Summed (or, for IPO, averaged) completion log-probs [2B]. Consumes params and arrays. */
+/** Summed (or, for IPO, averaged) completion log-probs [2B] of per-token log-probs [2B, T−1]; consumes both. */
+function completionSums(logprobs: JaxArray, mask: JaxArray, average: boolean): JaxArray {
+  const sums = logprobs.mul(mask.ref).sum(-1);
+  if (average) return sums.div(np.maximum(mask.sum(-1), 1));
+  mask.dispose();
+  return sums;
+}
+
+/** Completion log-probs [2B] of a forward pass without gradients. Consumes params and arrays. */
 function completionLogps(
   model: CausalLM,
   params: ParamTree,
   batch: { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray },
   average: boolean,
-  embed: "gather" | "onehot",
 ) {
-  const logprobs = nextTokenLogProbs(model, params, batchInput(batch, embed));
-  const sums = logprobs.mul(batch.mask.ref).sum(-1);
-  if (average) return sums.div(np.maximum(batch.mask.sum(-1), 1));
-  batch.mask.dispose();
-  return sums;
+  return completionSums(nextTokenLogProbs(model, params, batchInput(batch)), batch.mask, average);
 }
 
 /** The reference model's completion log-probs for every pair, computed once. */
 async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: boolean, batchSize: number): Promise<WithReference[]> {
-  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) =>
-    completionLogps(ref, params, batch, average, "gather"),
-  );
+  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) => completionLogps(ref, params, batch, average));
   const out: WithReference[] = [];
   for (let i = 0; i < examples.length; i += batchSize) {
     const slice = examples.slice(i, i + batchSize);
@@ -90,7 +91,9 @@ export async function trainDpo({
   if (resume) await core.resume(resume);
   const lossFn = (params: ParamTree, batch: DpoBatch) => {
     const pairs = batch.refChosen.shape[0] as number;
-    const logps = completionLogps(model, params, batch, average, "onehot");
+    const input = batchInput(batch, trainingEmbed(core.baseTrains));
+    const logprobs = nextTokenLogProbs(model, params, input, { gradients: headGradients(core.baseTrains) });
+    const logps = completionSums(logprobs, batch.mask, average);
     const [policyChosen, policyRejected] = np.split(logps, [pairs], 0) as [JaxArray, JaxArray];
     return dpoLoss({
       policyChosen,

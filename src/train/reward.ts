@@ -13,7 +13,7 @@ import { batchInput, type CausalLM, scoreHead } from "../models/model.js";
 import type { RewardConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { bradleyTerryLoss } from "./losses.js";
-import { examplesPerEpoch } from "./sft.js";
+import { examplesPerEpoch, trainingEmbed } from "./sft.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
 /** A tokenized preference pair: full sequences (prompt + response) for the chosen and the rejected side. */
@@ -48,10 +48,11 @@ export function pairBatch(examples: PairExample[], padId: number): PairBatch {
   };
 }
 
-export function rewardLossFn(model: CausalLM, centerCoef: number | null) {
+/** The reward model's loss of one batch; `baseTrains` as for `sftLossFn` (false for LoRA: the embedding is then gathered). */
+export function rewardLossFn(model: CausalLM, centerCoef: number | null, { baseTrains = true }: { baseTrains?: boolean } = {}) {
   return (params: ParamTree, batch: PairBatch) => {
     const pairs = batch.margin.shape[0] as number;
-    const rewards = scoreHead(model, params, batchInput(batch, "onehot"), batch.lastIndex);
+    const rewards = scoreHead(model, params, batchInput(batch, trainingEmbed(baseTrains)), batch.lastIndex);
     const [chosen, rejected] = np.split(rewards, [pairs], 0) as [JaxArray, JaxArray];
     return bradleyTerryLoss({ chosen, rejected, margin: batch.margin, label: batch.label, centerCoef: centerCoef ?? 0 });
   };
@@ -117,7 +118,7 @@ export async function trainRewardModel({
   const evaluate = evalSet?.length ? async () => ({ accuracy: await pairAccuracy(model, evalSet) }) : undefined;
   const history = await runSupervised({
     core,
-    lossFn: rewardLossFn(model, config.center_rewards_coefficient),
+    lossFn: rewardLossFn(model, config.center_rewards_coefficient, { baseTrains: core.baseTrains }),
     epochBatches: examplesPerEpoch(train, config.per_device_train_batch_size),
     toDevice: (examples: PairExample[]) => pairBatch(examples, model.padId),
     ...(evaluate ? { evaluate } : {}),

@@ -35,13 +35,30 @@ export function lmBatch(examples: LmExample[], padId: number): LmBatch {
   return { ids, positions, keyMask, mask: np.array(mask).reshape([batch.batch, width]) };
 }
 
-export function sftLossFn(model: CausalLM) {
+/**
+ * SFT's loss of one batch, for `runSupervised`. `baseTrains`: the base
+ * weights train (full fine-tuning), so the embedding and LM head get
+ * gradients; false for a LoRA adapter.
+ */
+export function sftLossFn(model: CausalLM, { baseTrains = true }: { baseTrains?: boolean } = {}) {
   return (params: ParamTree, batch: LmBatch) => {
-    const logprobs = nextTokenLogProbs(model, params, batchInput(batch, "onehot"));
+    const logprobs = nextTokenLogProbs(model, params, batchInput(batch, trainingEmbed(baseTrains)), {
+      gradients: headGradients(baseTrains),
+    });
     const tokens = batch.mask.ref.sum();
     const { loss } = sftLoss(logprobs, batch.mask);
     return { loss, metrics: { num_tokens: tokens } };
   };
+}
+
+/** How the embedding is looked up while training: a gather when it is frozen (its gradient would be a scatter, which jit cannot hold), else a one-hot matmul. */
+export function trainingEmbed(baseTrains: boolean): "gather" | "onehot" {
+  return baseTrains ? "onehot" : "gather";
+}
+
+/** Where the LM head's log-probs carry gradients (see engine/vocab-head.ts). */
+export function headGradients(baseTrains: boolean): "hidden" | "weight" {
+  return baseTrains ? "weight" : "hidden";
 }
 
 /** Shuffles examples per epoch and cuts them into micro-batches of `per_device_train_batch_size`. */
@@ -71,7 +88,7 @@ export async function trainSft({
   const batches = Math.ceil(train.length / config.per_device_train_batch_size);
   const core = new TrainerCore("sft", model, config, plannedSteps(config, batches));
   if (resume) await core.resume(resume);
-  const lossFn = sftLossFn(model);
+  const lossFn = sftLossFn(model, { baseTrains: core.baseTrains });
   const toDevice = (examples: LmExample[]) => lmBatch(examples, model.padId);
   const evaluate = evalSet?.length
     ? async () => ({ loss: await meanLoss(model, lossFn, evalSet, config.per_device_train_batch_size, toDevice) })
