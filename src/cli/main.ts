@@ -154,9 +154,32 @@ export function buildProgram(): Command {
       const { openStore } = await import("../store/store.js");
       const { exportRecords } = await import("../store/jsonl.js");
       const db = await openStore();
-      const n = await exportRecords(db, options.run, options.kind as never, options.out, { provenance: options.provenance });
-      await db.close();
-      console.log(`wrote ${n} ${options.kind} record(s) of run ${options.run} to ${options.out}`);
+      try {
+        const n = await exportRecords(db, options.run, options.kind as never, options.out, { provenance: options.provenance });
+        console.log(`wrote ${n} ${options.kind} record(s) of run ${options.run} to ${options.out}`);
+      } finally {
+        await db.close();
+      }
+    });
+  store
+    .command("runs")
+    .description("list the runs in the store, with their record counts by kind")
+    .option("--json", "print the list as JSON", false)
+    .action(async (options: { json: boolean }) => {
+      const { openStore } = await import("../store/store.js");
+      const db = await openStore();
+      try {
+        const runs = await db.runs();
+        if (options.json) console.log(JSON.stringify(runs, null, 2));
+        else if (runs.length === 0) console.log("no runs in this store");
+        else
+          for (const r of runs) {
+            const counts = Object.entries(r.records).map(([k, n]) => `${n} ${k}`);
+            console.log(`${r.id}\t${r.kind ?? "-"}\t${counts.join(", ") || "no records"}`);
+          }
+      } finally {
+        await db.close();
+      }
     });
   store
     .command("import")

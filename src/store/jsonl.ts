@@ -19,6 +19,13 @@ export async function exportRecords(
   { provenance = true } = {},
 ): Promise<number> {
   const records = await store.records(runId, kind);
+  // An empty file for a mistyped run id would look like a successful export.
+  if (records.length === 0) {
+    const run = (await store.runs()).find((r) => r.id === runId);
+    if (!run) throw new Error(`there is no run "${runId}" in this store; \`precept store runs\` lists the runs it has`);
+    const has = Object.entries(run.records).map(([k, n]) => `${n} ${k}`);
+    throw new Error(`run "${runId}" has no ${kind} records (it has ${has.length > 0 ? has.join(", ") : "no records"}); nothing written`);
+  }
   writeJsonl(
     path,
     records.map((r) => {

@@ -29,9 +29,13 @@ import {
   type NewRecord,
   type NewWorkItem,
   type RecordKind,
+  RUN_RECORD_COUNTS_SQL,
+  RUNS_SQL,
+  type RunSummary,
   recordValues,
   type Store,
   type StoredRecord,
+  toRunSummaries,
   toStoredRecord,
   toWorkItem,
   type WorkItem,
@@ -205,6 +209,11 @@ export class PostgresStore implements Store {
       ? await this.#pool.query("SELECT * FROM records WHERE run_id = $1 AND kind = $2 ORDER BY id", [runId, kind])
       : await this.#pool.query("SELECT * FROM records WHERE run_id = $1 ORDER BY id", [runId]);
     return rows.map((row) => toStoredRecord(row, false));
+  }
+
+  async runs(): Promise<RunSummary[]> {
+    const [runs, counts] = await Promise.all([this.#pool.query(RUNS_SQL), this.#pool.query(RUN_RECORD_COUNTS_SQL)]);
+    return toRunSummaries(runs.rows, counts.rows);
   }
 
   async principleCounts(constitutionHash: string): Promise<Record<string, number>> {

@@ -29,9 +29,13 @@ import {
   type NewRecord,
   type NewWorkItem,
   type RecordKind,
+  RUN_RECORD_COUNTS_SQL,
+  RUNS_SQL,
+  type RunSummary,
   recordValues,
   type Store,
   type StoredRecord,
+  toRunSummaries,
   toStoredRecord,
   toWorkItem,
   type WorkItem,
@@ -48,9 +52,31 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw new Error(`cannot open the SQLite store ${path}: ${(error as Error).message}`);
     }
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("busy_timeout = 10000");
-    this.#db.pragma("synchronous = NORMAL");
+    try {
+      this.#db.pragma("journal_mode = WAL");
+      this.#db.pragma("busy_timeout = 10000");
+      this.#db.pragma("synchronous = NORMAL");
+    } catch (error) {
+      this.#db.close();
+      throw fileError(error, path);
+    }
+    // SQLite's own messages ("attempt to write a readonly database", "file is not a database") do
+    // not say which file; every method's errors about the file itself are given its name here.
+    // biome-ignore lint/correctness/noConstructorReturn: one place that names the file for every method
+    return new Proxy(this, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (typeof value !== "function" || key === "constructor") return value;
+        return (...args: unknown[]) => {
+          try {
+            const result = value.apply(target, args);
+            return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(fileError(error, path))) : result;
+          } catch (error) {
+            throw fileError(error, path);
+          }
+        };
+      },
+    });
   }
 
   async migrate(): Promise<void> {
@@ -197,6 +223,13 @@ export class SqliteStore implements Store {
       ? this.#db.prepare("SELECT * FROM records WHERE run_id = ? AND kind = ? ORDER BY id").all(runId, kind)
       : this.#db.prepare("SELECT * FROM records WHERE run_id = ? ORDER BY id").all(runId);
     return (rows as Record<string, unknown>[]).map((row) => toStoredRecord(row, true));
+  }
+
+  async runs(): Promise<RunSummary[]> {
+    return toRunSummaries(
+      this.#db.prepare(RUNS_SQL).all() as Record<string, unknown>[],
+      this.#db.prepare(RUN_RECORD_COUNTS_SQL).all() as Record<string, unknown>[],
+    );
   }
 
   async principleCounts(constitutionHash: string): Promise<Record<string, number>> {
@@ -456,4 +489,19 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.#db.close();
   }
+}
+
+/** An SQLite error about the file itself (read-only, damaged, not a database, disk full) → one that names the file and says what to do. */
+export function fileError(error: unknown, path: string): unknown {
+  const code = String((error as { code?: unknown } | null)?.code ?? "");
+  const message = (error as Error)?.message ?? String(error);
+  if (code.startsWith("SQLITE_READONLY"))
+    return new Error(`the SQLite store ${path} is read-only (${message}): make it writable, or give another file with --db`);
+  if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT"))
+    return new Error(
+      `the SQLite store ${path} is damaged or not an SQLite database (${message}): restore it from a backup, or give another file with --db`,
+    );
+  if (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_FULL" || code === "SQLITE_PERM")
+    return new Error(`the SQLite store ${path}: ${message}`);
+  return error;
 }

@@ -1,10 +1,11 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preceptArgs } from "../../test/helpers/cli.js";
 import { storeEngines } from "../../test/helpers/store-engines.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { StoreCache } from "../providers/store-cache.js";
@@ -193,6 +194,24 @@ describe.each(engines)("records in the %s store", (_name, location) => {
     expect(await store.metrics(run)).toEqual([{ step: 1, data: { loss: 0.5 } }]);
   });
 
+  it("lists its runs, and exporting a run that is not there (or has no records of the kind) is an error, not an empty file", async () => {
+    const run = `listed-${Math.random()}`;
+    await store.putRun(run, "cai-revise", {});
+    await store.addRecords(run, [{ kind: "prompt", key: "a", data: { prompt: "p" } }]);
+    await store.addRecords(`imported-${run}`, [{ kind: "revision", key: "b", data: { prompt: "p", completion: "c" } }]);
+    const runs = await store.runs();
+    expect(runs.find((r) => r.id === run)).toMatchObject({ kind: "cai-revise", records: { prompt: 1 } });
+    expect(runs.find((r) => r.id === `imported-${run}`)).toMatchObject({ kind: null, records: { revision: 1 } });
+    const path = join(tmp, `nope-${Math.random()}.jsonl`);
+    await expect(exportRecords(store, "nope", "revision", path)).rejects.toThrow(
+      /there is no run "nope" in this store; `precept store runs` lists/,
+    );
+    await expect(exportRecords(store, run, "revision", path)).rejects.toThrow(
+      /has no revision records \(it has 1 prompt\); nothing written/,
+    );
+    expect(existsSync(path)).toBe(false);
+  });
+
   it("keeps a provider cache, so a rerun pays for no request twice", async () => {
     let hits = 0;
     const server = createServer((req, res) => {
@@ -216,6 +235,58 @@ describe.each(engines)("records in the %s store", (_name, location) => {
 });
 
 describe("opening a store", () => {
+  it("names the file when it is damaged or not a database, or read-only", async () => {
+    const bad = join(tmp, "not-a-store.db");
+    writeFileSync(bad, "these are notes, not a database\n".repeat(200));
+    await expect(openStore(bad)).rejects.toThrow(
+      /the SQLite store .*not-a-store\.db is damaged or not an SQLite database .*give another file with --db/,
+    );
+    // Read-only: a store made here, then written to by a user who may only read it (root ignores file modes, so the
+    // writer runs as nobody when the tests run as root).
+    const dir = mkdtempSync(join(tmpdir(), "precept-ro-"));
+    const ro = join(dir, "ro.db");
+    const made = await openStore(ro);
+    await made.putRun("r", "test", {});
+    await made.close();
+    const rows = join(dir, "rows.jsonl");
+    writeFileSync(rows, `${JSON.stringify({ prompt: "p", completion: "c" })}\n`);
+    chmodSync(ro, 0o444);
+    chmodSync(dir, 0o555);
+    chmodSync(rows, 0o444);
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const result = spawnSync(
+      process.execPath,
+      preceptArgs("--db", ro, "store", "import", "--run", "r", "--kind", "revision", "--in", rows),
+      {
+        encoding: "utf8",
+        ...asNobody,
+        env: { ...process.env, HOME: dir, TMPDIR: tmpdir() },
+      },
+    );
+    chmodSync(dir, 0o755);
+    rmSync(dir, { recursive: true, force: true });
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/the SQLite store .*ro\.db is read-only \(attempt to write a readonly database\): make it writable/);
+  });
+
+  it("`store export --run nope` exits non-zero and says how to list the runs; `store runs` lists them", () => {
+    const db = join(tmp, "export.db");
+    const out = join(tmp, "nope.jsonl");
+    const missing = spawnSync(
+      process.execPath,
+      preceptArgs("--db", db, "store", "export", "--run", "nope", "--kind", "revision", "--out", out),
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/there is no run "nope" in this store; `precept store runs` lists the runs it has/);
+    expect(existsSync(out)).toBe(false);
+    const listed = spawnSync(process.execPath, preceptArgs("--db", db, "store", "runs"), { encoding: "utf8" });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/no runs in this store/);
+  });
+
   it("names the location that cannot be opened", async () => {
     await expect(openStore(join(tmp, "no-such-dir", "x.db"))).rejects.toThrow(/cannot open the SQLite store .*no-such-dir/);
     await expect(openStore("postgres://postgres:secret@127.0.0.1:1/precept")).rejects.toThrow(

@@ -52,6 +52,29 @@ export type StoredRecord = Required<Provenance> & {
   createdAt: number;
 };
 
+export type RunSummary = { id: string; kind: string | null; createdAt: number | null; records: Partial<Record<RecordKind, number>> };
+
+/** The runs a store knows: registered ones and any run id that records or work items carry (e.g. from `store import`). */
+export const RUNS_SQL = `SELECT ids.id, r.kind, r.created_at FROM
+  (SELECT id FROM runs UNION SELECT DISTINCT run_id FROM records UNION SELECT DISTINCT run_id FROM work_items) ids
+  LEFT JOIN runs r ON r.id = ids.id ORDER BY COALESCE(r.created_at, 0), ids.id`;
+export const RUN_RECORD_COUNTS_SQL = "SELECT run_id, kind, COUNT(*) AS n FROM records GROUP BY run_id, kind";
+
+/** Rows of RUNS_SQL and RUN_RECORD_COUNTS_SQL → `RunSummary`s. */
+export function toRunSummaries(runs: Record<string, unknown>[], counts: Record<string, unknown>[]): RunSummary[] {
+  const byRun = new Map<string, Partial<Record<RecordKind, number>>>();
+  for (const c of counts) {
+    const id = String(c.run_id);
+    byRun.set(id, { ...byRun.get(id), [String(c.kind)]: Number(c.n) });
+  }
+  return runs.map((r) => ({
+    id: String(r.id),
+    kind: (r.kind as string | null) ?? null,
+    createdAt: r.created_at === null || r.created_at === undefined ? null : Number(r.created_at),
+    records: byRun.get(String(r.id)) ?? {},
+  }));
+}
+
 export interface Store extends AnnotationStore {
   readonly dialect: "sqlite" | "postgres";
   /** Applies the migrations this database has not seen yet (idempotent). */
@@ -80,6 +103,8 @@ export interface Store extends AnnotationStore {
    */
   addRecords(runId: string, records: NewRecord[]): Promise<number[]>;
   records(runId: string, kind?: RecordKind): Promise<StoredRecord[]>;
+  /** Every run the store knows (registered, or with records or work items), oldest first, with its record counts by kind. */
+  runs(): Promise<RunSummary[]>;
   /** How many records each principle of a constitution produced, over all runs. */
   principleCounts(constitutionHash: string): Promise<Record<string, number>>;
   addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void>;
