@@ -5,6 +5,10 @@
  * the lease and are taken again; a rerun skips what is done; several
  * processes (or machines, on PostgreSQL) can work on one run at once.
  *
+ * A claim records the claimer's host and pid: a process on the same host
+ * that finds a claimer's pid dead (kill -9, a crash) takes its items at once
+ * instead of waiting out the lease. Other hosts' claims still expire by lease.
+ *
  * An item whose processing throws is given back and tried again; after
  * `retries` more failures in this invocation it is held until the end and
  * then left pending (not dropped) with its error, for the next invocation.
@@ -60,6 +64,26 @@ export function isPermanent(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether a process with this pid runs on this host (EPERM: it exists, as another user). */
+export function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Ends the claims that workers on this host hold while their process is gone; returns how many items were freed. */
+export async function expireDeadClaims(store: Store, runId: string, host = hostname()): Promise<number> {
+  let freed = 0;
+  for (const c of await store.claimers(runId)) {
+    if (c.host === host && c.pid !== null && !pidAlive(c.pid)) freed += await store.expireClaims(runId, c.worker);
+  }
+  return freed;
+}
+
 export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult> {
   const { store, runId } = options;
   const concurrency = options.concurrency ?? 4;
@@ -69,7 +93,8 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
   // With no slot to claim into, the loop below would wait forever for "someone else's" items.
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a whole number ≥ 1, not ${concurrency}`);
   if (!(leaseMs > 0)) throw new Error(`the lease must be longer than 0 ms, not ${leaseMs}`);
-  const worker = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const host = hostname();
+  const worker = options.worker ?? `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const failures = new Map<number, number>();
   const held = new Map<number, { item: WorkItem; error: string; permanent: boolean }>();
   let processed = 0;
@@ -84,7 +109,7 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
 
   for (;;) {
     // Items held after failing may come back when their lease expires; they stay held, unprocessed.
-    const claimed = await store.claim(runId, worker, { limit: concurrency + held.size, leaseMs });
+    const claimed = await store.claim(runId, worker, { limit: concurrency + held.size, leaseMs, host, pid: process.pid });
     const batch: WorkItem[] = [];
     for (const item of claimed) {
       const h = held.get(item.id);
@@ -95,6 +120,8 @@ export async function runWorkItems(options: RunnerOptions): Promise<RunnerResult
       const counts = await store.counts(runId);
       const elsewhere = counts.claimed - held.size;
       if (elsewhere <= 0 && counts.pending === 0) break;
+      // Held by a process of this host that has died: take its items now, not after the lease.
+      if ((await expireDeadClaims(store, runId, host)) > 0) continue;
       // Another worker holds items: wait for it to finish them or for its lease to expire.
       options.onWait?.(elsewhere);
       await sleep(Math.min(1000, Math.max(50, leaseMs / 4)));

@@ -18,9 +18,9 @@ const constitution = join(tmp, "c.yaml");
 const prompts = join(tmp, "prompts.jsonl");
 const N = 24;
 
-function args(db: string, command: "revise" | "label", out: string): string[] {
+function args(db: string, command: "revise" | "label", out: string, lease = "1"): string[] {
   const common = ["--db", db, "--threads", "1", "cai", command, "--prompts", prompts, "--constitution", constitution];
-  const shared = ["--policy", `local:${model}`, "--max-tokens", "6", "--concurrency", "4", "--lease", "1", "--run", "r"];
+  const shared = ["--policy", `local:${model}`, "--max-tokens", "6", "--concurrency", "4", "--lease", lease, "--run", "r"];
   return command === "revise"
     ? [...common, ...shared, "--revisions", "2", "--out", out]
     : [...common, ...shared, "--responses", "2", "--out", out];
@@ -68,8 +68,8 @@ function recordCount(db: string): number {
 }
 
 /** Starts the command, kills it with SIGKILL once `atRecords` records are stored, and returns how many there were. */
-async function killMidway(db: string, command: "revise" | "label", out: string, atRecords: number): Promise<number> {
-  const child: ChildProcess = spawn(process.execPath, preceptArgs(...args(db, command, out)), { stdio: "ignore" });
+async function killMidway(db: string, command: "revise" | "label", out: string, atRecords: number, lease = "1"): Promise<number> {
+  const child: ChildProcess = spawn(process.execPath, preceptArgs(...args(db, command, out, lease)), { stdio: "ignore" });
   const exited = new Promise((resolve) => child.on("exit", resolve));
   for (;;) {
     await new Promise((r) => setTimeout(r, 25));
@@ -117,6 +117,16 @@ describe("precept cai (CLI)", () => {
     // Not only as many records: the same ones. Each row is sampled with its own stored seed,
     // whichever items it happened to be batched with before and after the kill.
     expect(recordContents(db)).toEqual(recordContents(join(tmp, "clean.db")));
+  }, 240_000);
+
+  it("after kill -9, the rerun takes the dead process's claims at once instead of waiting out a 10-minute lease", async () => {
+    const db = join(tmp, "lease.db");
+    await killMidway(db, "revise", join(tmp, "lease"), 20, "600");
+    const started = Date.now();
+    const rerun = runPrecept(...args(db, "revise", join(tmp, "lease"), "600"));
+    expect(rerun.code, rerun.err).toBe(0);
+    expect(rerun.out).toMatch(new RegExp(`${N} done, 0 pending, 0 failed`));
+    expect(Date.now() - started).toBeLessThan(120_000);
   }, 240_000);
 
   it("revise interrupted mid-item at different steps continues with exactly the records of an uninterrupted run", () => {

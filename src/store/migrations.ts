@@ -186,4 +186,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX answers_one_active ON answers (annotator_id, item_id) WHERE undone_at IS NULL;
       CREATE INDEX answers_by_campaign ON answers (campaign_id, annotator_id, id);`,
   },
+  {
+    version: 4,
+    name: "work claims carry the claimer's host and pid (a claim of a process that died on this host is taken at once)",
+    sqlite: `
+      ALTER TABLE work_items ADD COLUMN claimed_host TEXT;
+      ALTER TABLE work_items ADD COLUMN claimed_pid INTEGER;`,
+    postgres: `
+      ALTER TABLE work_items ADD COLUMN claimed_host TEXT;
+      ALTER TABLE work_items ADD COLUMN claimed_pid INTEGER;`,
+  },
 ];

@@ -25,6 +25,8 @@ import {
 } from "./annotation.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
+  type Claimer,
+  type ClaimOptions,
   emptyCounts,
   type NewRecord,
   type NewWorkItem,
@@ -35,6 +37,7 @@ import {
   recordValues,
   type Store,
   type StoredRecord,
+  toClaimers,
   toRunSummaries,
   toStoredRecord,
   toWorkItem,
@@ -108,18 +111,35 @@ export class PostgresStore implements Store {
     });
   }
 
-  async claim(runId: string, worker: string, { limit, leaseMs }: { limit: number; leaseMs: number }): Promise<WorkItem[]> {
+  async claim(runId: string, worker: string, { limit, leaseMs, host, pid }: ClaimOptions): Promise<WorkItem[]> {
     const now = Date.now();
     const { rows } = await this.#pool.query(
-      `UPDATE work_items SET status = 'claimed', claimed_by = $2, claim_expires_at = $3, attempts = attempts + 1, updated_at = $4
+      `UPDATE work_items SET status = 'claimed', claimed_by = $2, claimed_host = $6, claimed_pid = $7, claim_expires_at = $3, attempts = attempts + 1, updated_at = $4
        WHERE id IN (
          SELECT id FROM work_items
          WHERE run_id = $1 AND (status = 'pending' OR (status = 'claimed' AND claim_expires_at < $4))
          ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [runId, worker, now + leaseMs, now, limit],
+      [runId, worker, now + leaseMs, now, limit, host ?? null, pid ?? null],
     );
     return rows.map((row) => toWorkItem(row, false)).sort((a, b) => a.id - b.id);
+  }
+
+  async claimers(runId: string): Promise<Claimer[]> {
+    const { rows } = await this.#pool.query(
+      `SELECT claimed_by, claimed_host, claimed_pid, COUNT(*) AS n FROM work_items
+       WHERE run_id = $1 AND status = 'claimed' AND claim_expires_at >= $2 GROUP BY claimed_by, claimed_host, claimed_pid`,
+      [runId, Date.now()],
+    );
+    return toClaimers(rows);
+  }
+
+  async expireClaims(runId: string, worker: string): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      "UPDATE work_items SET claim_expires_at = 0, updated_at = $1 WHERE run_id = $2 AND status = 'claimed' AND claimed_by = $3",
+      [Date.now(), runId, worker],
+    );
+    return rowCount ?? 0;
   }
 
   async complete(id: number, worker: string, result: unknown): Promise<boolean> {

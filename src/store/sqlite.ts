@@ -25,6 +25,8 @@ import {
 } from "./annotation.js";
 import { MIGRATIONS } from "./migrations.js";
 import {
+  type Claimer,
+  type ClaimOptions,
   emptyCounts,
   type NewRecord,
   type NewWorkItem,
@@ -35,6 +37,7 @@ import {
   recordValues,
   type Store,
   type StoredRecord,
+  toClaimers,
   toRunSummaries,
   toStoredRecord,
   toWorkItem,
@@ -116,7 +119,7 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async claim(runId: string, worker: string, { limit, leaseMs }: { limit: number; leaseMs: number }): Promise<WorkItem[]> {
+  async claim(runId: string, worker: string, { limit, leaseMs, host, pid }: ClaimOptions): Promise<WorkItem[]> {
     return this.#db
       .transaction(() => {
         const now = Date.now();
@@ -126,11 +129,29 @@ export class SqliteStore implements Store {
           )
           .all(runId, now, limit) as { id: number }[];
         const update = this.#db.prepare(
-          "UPDATE work_items SET status = 'claimed', claimed_by = ?, claim_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING *",
+          "UPDATE work_items SET status = 'claimed', claimed_by = ?, claimed_host = ?, claimed_pid = ?, claim_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING *",
         );
-        return rows.map(({ id }) => toWorkItem(update.get(worker, now + leaseMs, now, id) as Record<string, unknown>, true));
+        return rows.map(({ id }) =>
+          toWorkItem(update.get(worker, host ?? null, pid ?? null, now + leaseMs, now, id) as Record<string, unknown>, true),
+        );
       })
       .immediate();
+  }
+
+  async claimers(runId: string): Promise<Claimer[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT claimed_by, claimed_host, claimed_pid, COUNT(*) AS n FROM work_items
+         WHERE run_id = ? AND status = 'claimed' AND claim_expires_at >= ? GROUP BY claimed_by, claimed_host, claimed_pid`,
+      )
+      .all(runId, Date.now()) as Record<string, unknown>[];
+    return toClaimers(rows);
+  }
+
+  async expireClaims(runId: string, worker: string): Promise<number> {
+    return this.#db
+      .prepare("UPDATE work_items SET claim_expires_at = 0, updated_at = ? WHERE run_id = ? AND status = 'claimed' AND claimed_by = ?")
+      .run(Date.now(), runId, worker).changes;
   }
 
   async complete(id: number, worker: string, result: unknown): Promise<boolean> {

@@ -1,12 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preceptArgs } from "../../test/helpers/cli.js";
 import { storeEngines } from "../../test/helpers/store-engines.js";
+import { expireDeadClaims, runWorkItems } from "../cai/runner.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { StoreCache } from "../providers/store-cache.js";
 import { exportRecords, importRecords } from "./jsonl.js";
@@ -103,6 +104,37 @@ describe.each(engines)("the %s store", (_name, location) => {
     expect(await store.complete(item?.id as number, "A", "done")).toBe(true);
     expect(await store.renew([item?.id as number], "A", 60_000)).toBe(0);
   });
+
+  it("frees at once the claims of a dead process on this host, not those of another host", async () => {
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid as number; // has exited: its pid is dead
+    const run = `dead-${Math.random()}`;
+    await store.enqueue(
+      run,
+      Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, kind: "work" })),
+    );
+    const lease = 600_000;
+    await store.claim(run, "crashed", { limit: 2, leaseMs: lease, host: hostname(), pid: dead });
+    await store.claim(run, "remote", { limit: 1, leaseMs: lease, host: "another-host", pid: dead });
+    expect((await store.claimers(run)).sort((a, b) => a.worker.localeCompare(b.worker))).toEqual([
+      { worker: "crashed", host: hostname(), pid: dead, items: 2 },
+      { worker: "remote", host: "another-host", pid: dead, items: 1 },
+    ]);
+    expect(await expireDeadClaims(store, run)).toBe(2);
+    expect((await store.claimers(run)).map((c) => c.worker)).toEqual(["remote"]);
+
+    // The runner does it while waiting: with a 10-minute lease, a rerun after a crash finishes at once.
+    const rerun = `dead-rerun-${Math.random()}`;
+    await store.enqueue(rerun, [
+      { key: "a", kind: "work" },
+      { key: "b", kind: "work" },
+    ]);
+    await store.claim(rerun, "crashed", { limit: 2, leaseMs: lease, host: hostname(), pid: dead });
+    const started = Date.now();
+    const result = await runWorkItems({ store, runId: rerun, process: async () => "ok", leaseMs: lease });
+    expect(result.processed).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await store.counts(rerun)).toMatchObject({ done: 2, claimed: 0 });
+  }, 20_000);
 
   it("4 worker processes complete 1000 items exactly once, even when one is killed with SIGKILL mid-run", async () => {
     for (const kill of [false, true]) {

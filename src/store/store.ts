@@ -29,6 +29,19 @@ export type WorkItem = {
 
 export type NewWorkItem = { key: string; kind: string; payload?: unknown };
 
+export type ClaimOptions = { limit: number; leaseMs: number; host?: string; pid?: number };
+export type Claimer = { worker: string; host: string | null; pid: number | null; items: number };
+
+/** CLAIMERS_SQL rows → `Claimer`s. */
+export function toClaimers(rows: Record<string, unknown>[]): Claimer[] {
+  return rows.map((r) => ({
+    worker: String(r.claimed_by),
+    host: (r.claimed_host as string | null) ?? null,
+    pid: r.claimed_pid === null || r.claimed_pid === undefined ? null : Number(r.claimed_pid),
+    items: Number(r.n),
+  }));
+}
+
 /** What pipelines store; `data` holds the record in TRL's field names where one exists. */
 export type RecordKind = "prompt" | "generation" | "critique" | "revision" | "comparison" | "ai_label" | "annotation";
 
@@ -81,8 +94,16 @@ export interface Store extends AnnotationStore {
   migrate(): Promise<void>;
   /** Adds items to a run; items whose key the run already has are skipped. Returns how many were added. */
   enqueue(runId: string, items: NewWorkItem[]): Promise<number>;
-  /** Claims up to `limit` pending (or expired) items for `worker` for `leaseMs`. */
-  claim(runId: string, worker: string, options: { limit: number; leaseMs: number }): Promise<WorkItem[]>;
+  /**
+   * Claims up to `limit` pending (or expired) items for `worker` for `leaseMs`;
+   * `host` and `pid` name the claiming process, so a worker on the same host can
+   * tell that it died (see `claimers`, `expireClaims`).
+   */
+  claim(runId: string, worker: string, options: ClaimOptions): Promise<WorkItem[]>;
+  /** The workers holding unexpired claims in a run, with the host and pid they claimed from (null when not given). */
+  claimers(runId: string): Promise<Claimer[]>;
+  /** Ends `worker`'s claims in a run now (it is known to be dead), so they can be claimed again; returns how many. */
+  expireClaims(runId: string, worker: string): Promise<number>;
   /** Marks an item done with its result, if `worker` still holds the claim; false otherwise. */
   complete(id: number, worker: string, result: unknown): Promise<boolean>;
   /** Gives an item back (pending again, or failed after `maxAttempts`), if `worker` holds the claim. */
