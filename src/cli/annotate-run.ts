@@ -6,7 +6,7 @@ import { type Campaign, createCampaign as create, findCampaign } from "../feedba
 import { consensusRows, rawRows } from "../feedback/export.js";
 import { campaignReport } from "../feedback/report.js";
 import { itemsFromComparisons, itemsFromJsonl } from "../feedback/sources.js";
-import { addAnnotator, newToken } from "../feedback/users.js";
+import { addAnnotator, newToken, revokeAnnotator, rotateToken } from "../feedback/users.js";
 import { createAnnotateApp } from "../server/annotate.js";
 import { openStore, type Store } from "../store/store.js";
 
@@ -55,6 +55,24 @@ export async function addUser(name: string, options: { campaign: string[] }): Pr
   });
 }
 
+export async function rotate(name: string): Promise<void> {
+  await withStore(async (store) => {
+    const { annotator, token } = await rotateToken(store, name);
+    console.log(
+      `new token for ${annotator.name} (the old one no longer signs in):\ntoken: ${token}\n(shown once: only its hash is stored)`,
+    );
+  });
+}
+
+export async function revoke(name: string): Promise<void> {
+  await withStore(async (store) => {
+    const annotator = await revokeAnnotator(store, name);
+    console.log(
+      `revoked ${annotator.name}'s token: it no longer signs in (answers are kept); \`precept annotate rotate-token ${annotator.name}\` issues a new one`,
+    );
+  });
+}
+
 export async function createCampaign(options: {
   fromRun?: string;
   fromJsonl?: string;
@@ -65,6 +83,7 @@ export async function createCampaign(options: {
   guidelines?: string;
   aiRun: string[];
   seed: number;
+  assignmentTimeout: number;
 }): Promise<void> {
   if (!options.fromRun === !options.fromJsonl) throw new Error("give exactly one of --from-run RUN and --from-jsonl FILE");
   const guidelines = options.guidelines ? readFileSync(options.guidelines, "utf8") : "";
@@ -88,6 +107,7 @@ export async function createCampaign(options: {
         seed: options.seed,
         sourceRun: options.fromRun ?? null,
         aiRuns: options.aiRun,
+        assignmentTimeoutMinutes: options.assignmentTimeout,
       },
       items,
     );

@@ -2,17 +2,9 @@
  * `precept annotate serve|add-user|create-campaign|export|report`: human
  * feedback. Options only; the implementation is imported when a command runs.
  */
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
+import { anyInt, intIn, numberIn, positiveInt } from "./numbers.js";
 
-function int(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number");
-  return Number(value);
-}
-function num(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number ≥ 0");
-  return n;
-}
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function addAnnotateCommands(program: Command): void {
@@ -34,9 +26,9 @@ A typical session (the store is --db, default precept.db):
     .command("serve")
     .description("serve the annotation app (task screen for annotators, dashboard for the admin) over the store")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0: any free port)", int, 8080)
+    .option("--port <port>", "port to listen on (0: any free port)", intIn({ min: 0, max: 65535 }), 8080)
     .option("--admin-token <token>", "the admin's token, 16+ characters (or PRECEPT_ADMIN_TOKEN; default: a new one, printed)")
-    .option("--max-body <bytes>", "largest accepted request body", int, 256 * 1024)
+    .option("--max-body <bytes>", "largest accepted request body", positiveInt, 256 * 1024)
     .action(async (options) => {
       await (await import("./annotate-run.js")).serve(options);
     });
@@ -51,17 +43,35 @@ A typical session (the store is --db, default precept.db):
     .action(async (name: string, options) => (await import("./annotate-run.js")).addUser(name, options));
 
   annotate
+    .command("rotate-token")
+    .description("issue a new sign-in token for an annotator (printed once); the old token stops working at once")
+    .argument("<name>", "the annotator's name")
+    .action(async (name: string) => (await import("./annotate-run.js")).rotate(name));
+
+  annotate
+    .command("revoke")
+    .description("revoke an annotator's token (e.g. a leaked one): it no longer signs in; answers are kept; rotate-token lets them back in")
+    .argument("<name>", "the annotator's name")
+    .action(async (name: string) => (await import("./annotate-run.js")).revoke(name));
+
+  annotate
     .command("create-campaign")
     .description("create a campaign from a run's stored comparisons or from a JSONL file; pairs with the same prompt become one item")
     .option("--from-run <run>", "a run whose comparison records to annotate (its ai_label records are compared with people)")
     .option("--from-jsonl <file>", 'JSONL rows {"prompt", "responses": [...]} or {"prompt", "chosen", "rejected"}')
     .requiredOption("--name <name>", "campaign name")
-    .option("--overlap <n>", "annotators per item", int, 3)
+    .option("--overlap <n>", "annotators per item", intIn({ min: 1, max: 100 }), 3)
     .addOption(new Option("--mode <mode>", "pick the best response, or rank them all").choices(["pick", "rank"]).default("pick"))
     .option("--flags <list>", "comma-separated flags to offer", "pii,hate_harassment,dangerous_advice,medical_no_disclaimer,other")
     .option("--guidelines <file>", "Markdown shown beside every task")
     .option("--ai-run <run>", "also compare with this run's ai_label records; repeat for several", collect, [])
-    .option("--seed <n>", "seed for each annotator's response order", int, 0)
+    .option("--seed <n>", "seed for each annotator's response order", anyInt, 0)
+    .option(
+      "--assignment-timeout <minutes>",
+      "minutes an open task may sit untouched before it is given back for others (0: never)",
+      numberIn({ min: 0, max: 525_600 }),
+      60,
+    )
     .action(async (options) => (await import("./annotate-run.js")).createCampaign(options));
 
   annotate
@@ -70,7 +80,7 @@ A typical session (the store is --db, default precept.db):
     .argument("<campaign>", "campaign name or id")
     .option("--consensus", "one {prompt, chosen, rejected, margin} row per decided pair; margin = agreement strength", false)
     .option("--raw", "every live answer: annotator, shown order, ranking, flags, reason", false)
-    .option("--margin-scale <x>", "multiply consensus margins by this (0: no margin)", num, 1)
+    .option("--margin-scale <x>", "multiply consensus margins by this (0: no margin)", numberIn({ min: 0 }), 1)
     .requiredOption("--out <file>", "JSONL file to write")
     .action(async (campaign: string, options) => (await import("./annotate-run.js")).exportCampaign(campaign, options));
 

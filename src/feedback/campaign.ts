@@ -28,6 +28,8 @@ export const campaignSettingsSchema = z.object({
     .max(20)
     .default([...DEFAULT_FLAGS]),
   guidelines: z.string().max(200_000).default(""),
+  /** Minutes an open assignment may sit untouched before it is given back for others to take (0: never). */
+  assignmentTimeoutMinutes: z.number().min(0).max(525_600).default(60),
   /** Seeds each annotator's response order, so it is reproducible (and recorded anyway). */
   seed: z.number().int().default(0),
   /** The run the items came from, if any. */

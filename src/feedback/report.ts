@@ -110,7 +110,7 @@ export async function campaignReport(store: Store, campaign: Campaign, options: 
     progress.set(a.annotatorId, p);
     if (a.status === "answered") p.answered++;
     else if (a.status === "skipped") p.skipped++;
-    else p.open++;
+    else if (a.status === "assigned") p.open++; // an expired one was given back: no longer theirs
   }
 
   return {

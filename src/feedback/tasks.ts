@@ -77,6 +77,7 @@ export function progressOf(store: Store, campaign: Campaign, annotatorId: number
 export async function nextTask(store: Store, campaign: Campaign, annotatorId: number): Promise<Task | null> {
   const next = await store.nextAssignment(campaign.id, annotatorId, {
     overlap: campaign.settings.overlap,
+    ...(campaign.settings.assignmentTimeoutMinutes > 0 ? { expireAfterMs: campaign.settings.assignmentTimeoutMinutes * 60_000 } : {}),
     order: (item: CampaignItemRow) => responseOrder(campaign.settings.seed, annotatorId, item.id, itemOf(item).responses.length),
   });
   if (!next) return null;
@@ -103,9 +104,14 @@ export function answerData(body: z.output<typeof answerBodySchema>, campaign: Ca
         campaign.settings.mode === "pick" ? "pick exactly one response (or mark all unacceptable)" : `rank all ${n} responses`,
       );
   }
+  const seen = new Set<string>();
   for (const [k, f] of body.flags.entries()) {
     if (f.response >= n) throw new InputError(`flags.${k}.response`, `there are only ${n} responses`);
     if (!campaign.settings.flags.includes(f.flag)) throw new InputError(`flags.${k}.flag`, `"${f.flag}" is not offered in this campaign`);
+    // One flag counts once per response: a repeated one would inflate the flag statistics.
+    const pair = `${f.response}\u0000${f.flag}`;
+    if (seen.has(pair)) throw new InputError(`flags.${k}`, `response ${f.response} already has the flag "${f.flag}" in this answer`);
+    seen.add(pair);
   }
   const original = (p: number) => shownOrder[p] as number;
   return {
@@ -118,7 +124,7 @@ export function answerData(body: z.output<typeof answerBodySchema>, campaign: Ca
 
 export type SubmitOutcome =
   | { status: "stored" | "duplicate"; answer: AnswerRow }
-  | { status: "not_assigned" | "already_answered" | "unknown_item" };
+  | { status: "not_assigned" | "already_answered" | "unknown_item" | "expired" };
 
 export async function submitAnswer(
   store: Store,

@@ -44,3 +44,24 @@ export async function addAnnotator(
 export async function annotatorForToken(store: Store, token: string): Promise<AnnotatorRow | null> {
   return store.annotatorByTokenHash(hashToken(token));
 }
+
+async function existing(store: Store, name: string): Promise<AnnotatorRow> {
+  const annotator = await store.annotatorByName(name);
+  if (!annotator) throw new Error(`no annotator named "${name}" (\`precept annotate add-user ${name}\` adds one)`);
+  return annotator;
+}
+
+/** Issues a new token for an annotator (the old one stops working at once; a revoked annotator is active again). */
+export async function rotateToken(store: Store, name: string): Promise<{ annotator: AnnotatorRow; token: string }> {
+  const annotator = await existing(store, name);
+  const token = newToken();
+  await store.setAnnotatorToken(annotator.id, hashToken(token));
+  return { annotator, token };
+}
+
+/** Revokes an annotator's token (a leaked one stops working); their answers stay, and `rotateToken` lets them back in. */
+export async function revokeAnnotator(store: Store, name: string): Promise<AnnotatorRow> {
+  const annotator = await existing(store, name);
+  await store.revokeAnnotator(annotator.id);
+  return annotator;
+}

@@ -15,7 +15,7 @@ import { type Campaign, campaignSettingsSchema, createCampaign, findCampaign, it
 import { consensusRows, rawRows, toJsonl } from "../feedback/export.js";
 import { campaignReport } from "../feedback/report.js";
 import { answerBodySchema, InputError, nextTask, progressOf, submitAnswer } from "../feedback/tasks.js";
-import { addAnnotator, annotatorForToken, sameToken } from "../feedback/users.js";
+import { addAnnotator, annotatorForToken, revokeAnnotator, rotateToken, sameToken } from "../feedback/users.js";
 import type { Store } from "../store/store.js";
 import { securityHeaders, staticRoutes } from "./annotate-static.js";
 
@@ -147,6 +147,12 @@ export function createAnnotateApp({ store, adminToken, maxBodyBytes = 256 * 1024
         return fail(404, `itemId: no item ${body.itemId} in this campaign`, "itemId");
       case "not_assigned":
         return fail(403, `itemId: item ${body.itemId} is not your open task`, "itemId");
+      case "expired":
+        return fail(
+          409,
+          `itemId: your task on item ${body.itemId} was open longer than ${campaign.settings.assignmentTimeoutMinutes} minutes and was given back; fetch your next task`,
+          "itemId",
+        );
       case "already_answered":
         return fail(409, `itemId: you already answered item ${body.itemId} (undo it first)`, "itemId");
       default:
@@ -228,8 +234,27 @@ export function createAnnotateApp({ store, adminToken, maxBodyBytes = 256 * 1024
 
   app.get("/api/admin/users", async (c) => {
     const out = [];
-    for (const a of await store.annotators()) out.push({ name: a.name, campaigns: await store.annotatorCampaigns(a.id) });
+    for (const a of await store.annotators())
+      out.push({ name: a.name, campaigns: await store.annotatorCampaigns(a.id), revoked: a.revokedAt !== null });
     return c.json(out);
+  });
+
+  // A leaked token: revoke it (it stops working at once), or rotate it (a new one is shown once).
+  app.post("/api/admin/users/:name/revoke", async (c) => {
+    try {
+      const annotator = await revokeAnnotator(store, c.req.param("name"));
+      return c.json({ name: annotator.name, revoked: true });
+    } catch (error) {
+      return fail(404, `name: ${(error as Error).message}`, "name");
+    }
+  });
+  app.post("/api/admin/users/:name/rotate", async (c) => {
+    try {
+      const { annotator, token } = await rotateToken(store, c.req.param("name"));
+      return c.json({ name: annotator.name, token });
+    } catch (error) {
+      return fail(404, `name: ${(error as Error).message}`, "name");
+    }
   });
 
   app.post("/api/admin/users", async (c) => {

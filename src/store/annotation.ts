@@ -11,9 +11,10 @@
 export type CampaignRow = { id: number; name: string; settings: unknown; createdAt: number };
 export type NewCampaignItem = { key: string; data: unknown };
 export type CampaignItemRow = { id: number; campaignId: number; key: string; position: number; data: unknown };
-export type AnnotatorRow = { id: number; name: string; createdAt: number };
+export type AnnotatorRow = { id: number; name: string; createdAt: number; revokedAt: number | null };
 
-export type AssignmentStatus = "assigned" | "answered" | "skipped";
+/** "expired": open longer than the campaign's assignment timeout, given back so others may take the item. */
+export type AssignmentStatus = "assigned" | "answered" | "skipped" | "expired";
 export type AssignmentRow = {
   id: number;
   campaignId: number;
@@ -35,7 +36,23 @@ export type SubmitResult =
   /** The item is not this annotator's open task (never assigned, or skipped). */
   | { status: "not_assigned" }
   /** The annotator already has a live answer for the item (under another idempotency key). */
-  | { status: "already_answered" };
+  | { status: "already_answered" }
+  /** The assignment was open longer than the timeout and was given back. */
+  | { status: "expired" };
+
+export type NextAssignmentOptions = {
+  overlap: number;
+  order: (item: CampaignItemRow) => number[];
+  /**
+   * Open assignments of the campaign last touched longer ago than this are
+   * marked "expired" first, so an inactive annotator does not hold an item
+   * forever; fetching one's task again touches it (no expiry when not given).
+   */
+  expireAfterMs?: number;
+};
+
+/** Statuses that do not take one of an item's `overlap` slots. */
+export const FREE_STATUSES_SQL = "('skipped', 'expired')";
 
 export interface AnnotationStore {
   /** A campaign with its items, in one transaction; an existing name is an error. */
@@ -49,7 +66,12 @@ export interface AnnotationStore {
   addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow>;
   annotators(): Promise<AnnotatorRow[]>;
   annotatorByName(name: string): Promise<AnnotatorRow | null>;
+  /** The annotator whose live (not revoked) token has this hash. */
   annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null>;
+  /** Gives an annotator a new token hash (the old token stops working; a revoked annotator is active again). */
+  setAnnotatorToken(annotatorId: number, tokenHash: string): Promise<void>;
+  /** Revokes an annotator's token: it no longer signs in; their answers stay. */
+  revokeAnnotator(annotatorId: number): Promise<void>;
   /** Adds an annotator to a campaign (idempotent). */
   joinCampaign(campaignId: number, annotatorId: number): Promise<void>;
   campaignMembers(campaignId: number): Promise<number[]>;
@@ -65,7 +87,7 @@ export interface AnnotationStore {
   nextAssignment(
     campaignId: number,
     annotatorId: number,
-    options: { overlap: number; order: (item: CampaignItemRow) => number[] },
+    options: NextAssignmentOptions,
   ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null>;
   /** Marks an open assignment skipped (the item goes to someone else); false if it was not open. */
   skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean>;
@@ -89,7 +111,7 @@ export const PROGRESS_SQL = `
     COALESCE(SUM(CASE WHEN mine.status = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
     COALESCE(SUM(CASE WHEN mine.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped,
     COALESCE(SUM(CASE WHEN mine.status = 'assigned'
-      OR (mine.status IS NULL AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') < $3)
+      OR (mine.status IS NULL AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ('skipped', 'expired')) < $3)
       THEN 1 ELSE 0 END), 0) AS remaining
   FROM campaign_items i
   LEFT JOIN assignments mine ON mine.item_id = i.id AND mine.annotator_id = $2
@@ -116,7 +138,7 @@ export function toCampaignItem(row: Record<string, unknown>, jsonAsText: boolean
 }
 
 export function toAnnotator(row: Record<string, unknown>): AnnotatorRow {
-  return { id: Number(row.id), name: String(row.name), createdAt: Number(row.created_at) };
+  return { id: Number(row.id), name: String(row.name), createdAt: Number(row.created_at), revokedAt: optionalNumber(row.revoked_at) };
 }
 
 export function toAssignment(row: Record<string, unknown>, jsonAsText: boolean): AssignmentRow {

@@ -196,4 +196,10 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE work_items ADD COLUMN claimed_host TEXT;
       ALTER TABLE work_items ADD COLUMN claimed_pid INTEGER;`,
   },
+  {
+    version: 5,
+    name: "annotators can be revoked (a leaked token stops working; a new token can be issued)",
+    sqlite: "ALTER TABLE annotators ADD COLUMN revoked_at INTEGER;",
+    postgres: "ALTER TABLE annotators ADD COLUMN revoked_at BIGINT;",
+  },
 ];

@@ -12,9 +12,11 @@ import {
   type AssignmentRow,
   type CampaignItemRow,
   type CampaignRow,
+  FREE_STATUSES_SQL,
   isUniqueViolation,
   type NewAnswer,
   type NewCampaignItem,
+  type NextAssignmentOptions,
   PROGRESS_SQL,
   type SubmitResult,
   toAnnotator,
@@ -343,8 +345,21 @@ export class PostgresStore implements Store {
   }
 
   async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
-    const { rows } = await this.#pool.query("SELECT * FROM annotators WHERE token_hash = $1", [tokenHash]);
+    const { rows } = await this.#pool.query("SELECT * FROM annotators WHERE token_hash = $1 AND revoked_at IS NULL", [tokenHash]);
     return rows[0] ? toAnnotator(rows[0]) : null;
+  }
+
+  async setAnnotatorToken(annotatorId: number, tokenHash: string): Promise<void> {
+    await this.#pool.query("UPDATE annotators SET token_hash = $1, revoked_at = NULL WHERE id = $2", [tokenHash, annotatorId]);
+  }
+
+  async revokeAnnotator(annotatorId: number): Promise<void> {
+    // The hash column stays unique and non-null; "revoked:<id>" is no SHA-256, so no token matches it.
+    await this.#pool.query("UPDATE annotators SET token_hash = $1, revoked_at = $2 WHERE id = $3", [
+      `revoked:${annotatorId}`,
+      Date.now(),
+      annotatorId,
+    ]);
   }
 
   async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
@@ -371,23 +386,31 @@ export class PostgresStore implements Store {
   async nextAssignment(
     campaignId: number,
     annotatorId: number,
-    { overlap, order }: { overlap: number; order: (item: CampaignItemRow) => number[] },
+    { overlap, order, expireAfterMs }: NextAssignmentOptions,
   ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null> {
     return this.#transaction(async (client) => {
       await client.query("SELECT id FROM campaigns WHERE id = $1 FOR UPDATE", [campaignId]);
+      const now = Date.now();
+      if (expireAfterMs !== undefined)
+        await client.query(
+          "UPDATE assignments SET status = 'expired' WHERE campaign_id = $1 AND status = 'assigned' AND assigned_at < $2",
+          [campaignId, now - expireAfterMs],
+        );
       const open = await client.query(
         "SELECT * FROM assignments WHERE campaign_id = $1 AND annotator_id = $2 AND status = 'assigned' ORDER BY seq DESC LIMIT 1",
         [campaignId, annotatorId],
       );
       if (open.rows[0]) {
+        // Fetching the task again is activity: the clock of its expiry starts again.
+        await client.query("UPDATE assignments SET assigned_at = $1 WHERE id = $2", [now, open.rows[0].id]);
         const { rows } = await client.query("SELECT * FROM campaign_items WHERE id = $1", [open.rows[0].item_id]);
-        return { assignment: toAssignment(open.rows[0], false), item: toCampaignItem(rows[0], false) };
+        return { assignment: toAssignment({ ...open.rows[0], assigned_at: now }, false), item: toCampaignItem(rows[0], false) };
       }
       const free = await client.query(
-        `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') AS taken
+        `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ${FREE_STATUSES_SQL}) AS taken
          FROM campaign_items i
          WHERE i.campaign_id = $1 AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.annotator_id = $2)
-           AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') < $3
+           AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ${FREE_STATUSES_SQL}) < $3
          ORDER BY taken DESC, i.position LIMIT 1`,
         [campaignId, annotatorId, overlap],
       );
@@ -397,7 +420,7 @@ export class PostgresStore implements Store {
         `INSERT INTO assignments (campaign_id, item_id, annotator_id, shown_order, status, seq, assigned_at)
          VALUES ($1, $2, $3, $4, 'assigned', (SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = $1 AND annotator_id = $3), $5)
          RETURNING *`,
-        [campaignId, item.id, annotatorId, JSON.stringify(order(item)), Date.now()],
+        [campaignId, item.id, annotatorId, JSON.stringify(order(item)), now],
       );
       return { assignment: toAssignment(rows[0], false), item };
     });
@@ -427,8 +450,11 @@ export class PostgresStore implements Store {
           answer.idempotencyKey,
         ])
       ).rows[0];
-      if (same) return { status: "duplicate", answer: toAnswer(same, false) };
+      if (same && same.undone_at === null) return { status: "duplicate", answer: toAnswer(same, false) };
       if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
+      if (assignment.status === "expired") return { status: "expired" };
+      // The key of an answer that was undone is free again: the undone row keeps its history under a suffixed key.
+      if (same) await client.query("UPDATE answers SET idempotency_key = idempotency_key || ':undone:' || id WHERE id = $1", [same.id]);
       if (assignment.status === "answered") return { status: "already_answered" };
       const { rows } = await client.query(
         `INSERT INTO answers (campaign_id, item_id, annotator_id, idempotency_key, shown_order, data, created_at)
@@ -460,9 +486,9 @@ export class PostgresStore implements Store {
       if (!last) return null;
       const { rows } = await client.query("UPDATE answers SET undone_at = $1 WHERE id = $2 RETURNING *", [Date.now(), last.id]);
       await client.query(
-        `UPDATE assignments SET status = 'assigned', seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = $1 AND annotator_id = $2)
+        `UPDATE assignments SET status = 'assigned', assigned_at = $4, seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = $1 AND annotator_id = $2)
          WHERE campaign_id = $1 AND annotator_id = $2 AND item_id = $3`,
-        [campaignId, annotatorId, last.item_id],
+        [campaignId, annotatorId, last.item_id, Date.now()],
       );
       return toAnswer(rows[0], false);
     });

@@ -12,9 +12,11 @@ import {
   type AssignmentRow,
   type CampaignItemRow,
   type CampaignRow,
+  FREE_STATUSES_SQL,
   isUniqueViolation,
   type NewAnswer,
   type NewCampaignItem,
+  type NextAssignmentOptions,
   PROGRESS_SQL,
   type SubmitResult,
   toAnnotator,
@@ -350,8 +352,21 @@ export class SqliteStore implements Store {
   }
 
   async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
-    const row = this.#db.prepare("SELECT * FROM annotators WHERE token_hash = ?").get(tokenHash) as Record<string, unknown> | undefined;
+    const row = this.#db.prepare("SELECT * FROM annotators WHERE token_hash = ? AND revoked_at IS NULL").get(tokenHash) as
+      | Record<string, unknown>
+      | undefined;
     return row ? toAnnotator(row) : null;
+  }
+
+  async setAnnotatorToken(annotatorId: number, tokenHash: string): Promise<void> {
+    this.#db.prepare("UPDATE annotators SET token_hash = ?, revoked_at = NULL WHERE id = ?").run(tokenHash, annotatorId);
+  }
+
+  async revokeAnnotator(annotatorId: number): Promise<void> {
+    // The hash column stays unique and non-null; "revoked:<id>" is no SHA-256, so no token matches it.
+    this.#db
+      .prepare("UPDATE annotators SET token_hash = ?, revoked_at = ? WHERE id = ?")
+      .run(`revoked:${annotatorId}`, Date.now(), annotatorId);
   }
 
   async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
@@ -373,10 +388,15 @@ export class SqliteStore implements Store {
   async nextAssignment(
     campaignId: number,
     annotatorId: number,
-    { overlap, order }: { overlap: number; order: (item: CampaignItemRow) => number[] },
+    { overlap, order, expireAfterMs }: NextAssignmentOptions,
   ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null> {
     return this.#db
       .transaction(() => {
+        const now = Date.now();
+        if (expireAfterMs !== undefined)
+          this.#db
+            .prepare("UPDATE assignments SET status = 'expired' WHERE campaign_id = ? AND status = 'assigned' AND assigned_at < ?")
+            .run(campaignId, now - expireAfterMs);
         const withItem = (assignment: Record<string, unknown>) => ({
           assignment: toAssignment(assignment, true),
           item: toCampaignItem(
@@ -387,13 +407,17 @@ export class SqliteStore implements Store {
         const open = this.#db
           .prepare("SELECT * FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'assigned' ORDER BY seq DESC LIMIT 1")
           .get(campaignId, annotatorId) as Record<string, unknown> | undefined;
-        if (open) return withItem(open);
+        if (open) {
+          // Fetching the task again is activity: the clock of its expiry starts again.
+          this.#db.prepare("UPDATE assignments SET assigned_at = ? WHERE id = ?").run(now, open.id);
+          return withItem({ ...open, assigned_at: now });
+        }
         const free = this.#db
           .prepare(
-            `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') AS taken
+            `SELECT i.*, (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ${FREE_STATUSES_SQL}) AS taken
              FROM campaign_items i
              WHERE i.campaign_id = ? AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.annotator_id = ?)
-               AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped') < ?
+               AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ${FREE_STATUSES_SQL}) < ?
              ORDER BY taken DESC, i.position LIMIT 1`,
           )
           .get(campaignId, annotatorId, overlap) as Record<string, unknown> | undefined;
@@ -404,10 +428,7 @@ export class SqliteStore implements Store {
             `INSERT INTO assignments (campaign_id, item_id, annotator_id, shown_order, status, seq, assigned_at)
              VALUES (?, ?, ?, ?, 'assigned', (SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = ? AND annotator_id = ?), ?) RETURNING *`,
           )
-          .get(campaignId, item.id, annotatorId, JSON.stringify(order(item)), campaignId, annotatorId, Date.now()) as Record<
-          string,
-          unknown
-        >;
+          .get(campaignId, item.id, annotatorId, JSON.stringify(order(item)), campaignId, annotatorId, now) as Record<string, unknown>;
         return { assignment: toAssignment(assignment, true), item };
       })
       .immediate();
@@ -428,11 +449,14 @@ export class SqliteStore implements Store {
         const same = this.#db
           .prepare("SELECT * FROM answers WHERE annotator_id = ? AND item_id = ? AND idempotency_key = ?")
           .get(answer.annotatorId, answer.itemId, answer.idempotencyKey) as Record<string, unknown> | undefined;
-        if (same) return { status: "duplicate", answer: toAnswer(same, true) };
+        if (same && same.undone_at === null) return { status: "duplicate", answer: toAnswer(same, true) };
         const assignment = this.#db
           .prepare("SELECT * FROM assignments WHERE campaign_id = ? AND item_id = ? AND annotator_id = ?")
           .get(answer.campaignId, answer.itemId, answer.annotatorId) as Record<string, unknown> | undefined;
         if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
+        if (assignment.status === "expired") return { status: "expired" };
+        // The key of an answer that was undone is free again: the undone row keeps its history under a suffixed key.
+        if (same) this.#db.prepare("UPDATE answers SET idempotency_key = idempotency_key || ':undone:' || id WHERE id = ?").run(same.id);
         if (assignment.status === "answered") return { status: "already_answered" };
         const row = this.#db
           .prepare(
@@ -468,10 +492,10 @@ export class SqliteStore implements Store {
         >;
         this.#db
           .prepare(
-            `UPDATE assignments SET status = 'assigned', seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
+            `UPDATE assignments SET status = 'assigned', assigned_at = ?, seq = (SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
              WHERE campaign_id = ? AND annotator_id = ? AND item_id = ?`,
           )
-          .run(campaignId, annotatorId, campaignId, annotatorId, last.item_id);
+          .run(now, campaignId, annotatorId, campaignId, annotatorId, last.item_id);
         return toAnswer(row, true);
       })
       .immediate();
