@@ -15,11 +15,19 @@
  *    fix runs each kernel as it is reached (after the pending work of the
  *    call's inputs), so a buffer is freed after its last use, as the program
  *    intends. Other backends keep the queue.
+ * 3. The wasm allocator never reuses memory across sizes. It keeps one free
+ *    list per size class and hands a freed block only to a request of the
+ *    same class, so a training step that frees a 24 MB and asks for 25 MB
+ *    grows the heap; at real shapes the heap hit 4 GiB with 2.9 GiB live. The
+ *    replacement is a best-fit allocator over address-ordered free blocks
+ *    that splits larger blocks and merges neighbours on free. It also leaves
+ *    itself on `globalThis.__jaxWasmAllocator`, so Precept can report the
+ *    heap's size (engine/live-buffers.ts).
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
@@ -43,22 +51,132 @@ const patches = [
     to: 'const sources = args.map((x) => x._realizeSource()); const eager = backend.type === "wasm"; if (eager) for (const exe of new Set(args.flatMap((x) => x.#pending))) { exe.prepareSync(); exe.submit(); } const { outputs, pending } = jitCompile(backend, jaxpr).execute(sources, eager);',
   },
 ];
-for (const file of ["index.js", "index.cjs"]) {
+const ALLOCATOR = `var WasmAllocator = class {
+	#memory;
+	#headPtr;
+	#free;
+	#allocated;
+	constructor(memory) {
+		this.#memory = memory;
+		this.#headPtr = 64;
+		this.#free = [];
+		this.#allocated = new Map();
+		globalThis.__jaxWasmAllocator = this;
+	}
+	malloc(size) {
+		if (size === 0) return 0;
+		const need = alignTo(size, ALLOCATION_ALIGNMENT);
+		let best = -1;
+		for (let i = 0; i < this.#free.length; i++) {
+			const block = this.#free[i];
+			if (block.size >= need && (best < 0 || block.size < this.#free[best].size)) {
+				best = i;
+				if (block.size === need) break;
+			}
+		}
+		let ptr;
+		if (best >= 0) {
+			const block = this.#free[best];
+			ptr = block.ptr;
+			if (block.size === need) this.#free.splice(best, 1);
+			else {
+				block.ptr += need;
+				block.size -= need;
+			}
+		} else {
+			const last = this.#free[this.#free.length - 1];
+			if (last && last.ptr + last.size === this.#headPtr) {
+				this.#free.pop();
+				ptr = last.ptr;
+			} else ptr = this.#headPtr;
+			this.#grow(ptr + need);
+		}
+		this.#allocated.set(ptr, need);
+		return ptr;
+	}
+	free(ptr) {
+		if (ptr === 0) return;
+		const size = this.#allocated.get(ptr);
+		if (size === void 0) throw new Error(\`Attempting to free unallocated pointer: \${ptr}\`);
+		this.#allocated.delete(ptr);
+		const free = this.#free;
+		let lo = 0;
+		let hi = free.length;
+		while (lo < hi) {
+			const mid = lo + hi >> 1;
+			if (free[mid].ptr < ptr) lo = mid + 1;
+			else hi = mid;
+		}
+		const prev = free[lo - 1];
+		const next = free[lo];
+		if (prev && prev.ptr + prev.size === ptr) {
+			prev.size += size;
+			if (next && prev.ptr + prev.size === next.ptr) {
+				prev.size += next.size;
+				free.splice(lo, 1);
+			}
+		} else if (next && ptr + size === next.ptr) {
+			next.ptr = ptr;
+			next.size += size;
+		} else free.splice(lo, 0, { ptr, size });
+	}
+	#grow(endPtr) {
+		if (endPtr > MAX_MEMORY32_BYTES) throw new RangeError("Allocation exceeds the 4 GiB memory32 limit");
+		const currentBytes = this.#memory.buffer.byteLength;
+		if (endPtr > currentBytes) {
+			const requiredPages = Math.ceil(endPtr / WASM_PAGE_SIZE);
+			const currentPages = currentBytes / WASM_PAGE_SIZE;
+			this.#memory.grow(requiredPages - currentPages);
+		}
+		this.#headPtr = endPtr;
+	}
+	getStats() {
+		let free = 0;
+		for (const block of this.#free) free += block.size;
+		return {
+			totalAllocated: this.#headPtr,
+			freeBytes: free,
+			freeListSizes: new Map()
+		};
+	}
+};
+`;
+const ALLOCATOR_START = "var WasmAllocator = class {";
+const ALLOCATOR_END = "//#endregion\n//#region src/backend/wasm/builtins.ts";
+
+for (const file of readdirSync(dist).filter((f) => /^(index|backend-[\w-]+)\.c?js$/.test(f))) {
   const path = join(dist, file);
   let source = readFileSync(path, "utf8");
   let changed = false;
-  for (const { name, from, to } of patches) {
-    if (source.includes(to)) continue;
-    const at = source.indexOf(from);
-    if (at < 0 || source.indexOf(from, at + 1) >= 0) {
-      console.error(
-        `patch-jax: ${path} does not contain the expected code for ${name} exactly once; check whether this jax-js version still needs it (see scripts/patch-jax.mjs)`,
-      );
+  if (file.startsWith("index.")) {
+    for (const { name, from, to } of patches) {
+      if (source.includes(to)) continue;
+      const at = source.indexOf(from);
+      if (at < 0 || source.indexOf(from, at + 1) >= 0) {
+        console.error(
+          `patch-jax: ${path} does not contain the expected code for ${name} exactly once; check whether this jax-js version still needs it (see scripts/patch-jax.mjs)`,
+        );
+        process.exit(1);
+      }
+      source = source.replace(from, to);
+      changed = true;
+      console.log(`patch-jax: ${name} in ${path}`);
+    }
+  } else if (source.includes(ALLOCATOR_START) && !source.includes("globalThis.__jaxWasmAllocator = this;")) {
+    const start = source.indexOf(ALLOCATOR_START);
+    const end = source.indexOf(ALLOCATOR_END, start);
+    if (end < 0 || !source.slice(start, end).includes("#freeLists")) {
+      console.error(`patch-jax: ${path}: the wasm allocator is not as expected; check this jax-js version (see scripts/patch-jax.mjs)`);
       process.exit(1);
     }
-    source = source.replace(from, to);
+    source = source.slice(0, start) + ALLOCATOR + source.slice(end);
     changed = true;
-    console.log(`patch-jax: ${name} in ${path}`);
+    console.log(`patch-jax: best-fit wasm allocator in ${path}`);
   }
   if (changed) writeFileSync(path, source);
+}
+const backends = readdirSync(dist).filter((f) => /^backend-[\w-]+\.c?js$/.test(f));
+if (!backends.some((f) => readFileSync(join(dist, f), "utf8").includes("globalThis.__jaxWasmAllocator = this;"))) {
+  console.error("patch-jax: found no wasm allocator to replace; check this jax-js version (see scripts/patch-jax.mjs)");
+  process.exit(1);
 }

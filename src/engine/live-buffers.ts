@@ -23,50 +23,29 @@ type Backend = {
 const counts = new Map<string, Map<Slot, number>>();
 const tracked = new WeakSet<Backend>();
 
-/**
- * Bytes, replaying the wasm allocator of jax-js 0.1.25 (`WasmAllocator`): it
- * rounds each request up to a size class, keeps one free list per class and
- * never hands a freed block to another class, so its heap is Σ over classes of
- * (most blocks of that class live at once) × class size, which can be far
- * above the most bytes live at once. Both are counted here.
- */
-function sizeClass(size: number): number {
-  const align = (n: number, to: number) => Math.ceil(n / to) * to;
-  if (size <= 512) return align(size, 64);
-  if (size <= 2048) return align(size, 512);
-  if (size <= 65536) {
-    let c = 4096;
-    while (c < size) c *= 2;
-    return c;
-  }
-  return align(size, 65536);
-}
-
-type ClassCount = { live: number; most: number };
-const bytes = { live: 0, peakLive: 0, heap: 0, classes: new Map<number, ClassCount>(), sizes: new Map<string, number>() };
+/** Bytes of live wasm buffers, as the allocator rounds them (to 64). */
+const bytes = { live: 0, peakLive: 0, sizes: new Map<Slot, number>() };
 
 function onMalloc(device: string, slot: Slot, size: number): void {
   if (device !== "wasm" || size === 0) return;
-  const c = sizeClass(size);
-  bytes.sizes.set(`${device}:${slot}`, c);
-  bytes.live += c;
+  const rounded = Math.ceil(size / 64) * 64;
+  bytes.sizes.set(slot, rounded);
+  bytes.live += rounded;
   bytes.peakLive = Math.max(bytes.peakLive, bytes.live);
-  const count = bytes.classes.get(c) ?? { live: 0, most: 0 };
-  count.live++;
-  if (count.live > count.most) {
-    count.most = count.live;
-    bytes.heap += c;
-  }
-  bytes.classes.set(c, count);
 }
 
 function onFree(device: string, slot: Slot): void {
-  const key = `${device}:${slot}`;
-  const c = bytes.sizes.get(key);
-  if (c === undefined) return;
-  bytes.sizes.delete(key);
-  bytes.live -= c;
-  (bytes.classes.get(c) as ClassCount).live--;
+  if (device !== "wasm") return;
+  const size = bytes.sizes.get(slot);
+  if (size === undefined) return;
+  bytes.sizes.delete(slot);
+  bytes.live -= size;
+}
+
+/** The wasm allocator, which scripts/patch-jax.mjs leaves on globalThis. */
+function allocatorHeap(): number | null {
+  const allocator = (globalThis as { __jaxWasmAllocator?: { getStats(): { totalAllocated: number } } }).__jaxWasmAllocator;
+  return allocator ? allocator.getStats().totalAllocated : null;
 }
 
 export type HeapStats = {
@@ -74,13 +53,13 @@ export type HeapStats = {
   liveBytes: number;
   /** The most bytes live at once since the start (or the last `resetPeakLiveBytes`). */
   peakLiveBytes: number;
-  /** The wasm heap the allocator has grown to: what the 4 GiB limit applies to. It never shrinks. */
+  /** The wasm heap the allocator has grown to: what the 4 GiB limit applies to. It never shrinks. (The peak of live bytes without the patched allocator.) */
   heapBytes: number;
 };
 
-/** The wasm engine's memory as the allocator sees it (see `sizeClass`). */
+/** The wasm engine's memory: bytes live now and at most, and the heap's size. */
 export function heapStats(): HeapStats {
-  return { liveBytes: bytes.live, peakLiveBytes: bytes.peakLive, heapBytes: bytes.heap };
+  return { liveBytes: bytes.live, peakLiveBytes: bytes.peakLive, heapBytes: allocatorHeap() ?? bytes.peakLive };
 }
 
 /** Starts a new peak of live bytes from what is live now (to measure one step). */

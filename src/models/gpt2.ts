@@ -13,7 +13,7 @@ import { embedding, embeddingOneHot, geluTanh, layerNorm } from "../engine/nn.js
 import type { Rng } from "../engine/rng.js";
 import { disposeTree, normalInit, type ParamTree, unflattenNamed } from "../engine/tree.js";
 import type { Architecture } from "./architecture.js";
-import { attendWithCache, attentionMask, type LayerCache, mergeHeads, param, splitHeads } from "./attention.js";
+import { attendWithCache, attentionMask, type ForwardInput, type LayerCache, mergeHeads, param, splitHeads } from "./attention.js";
 import { project } from "./lora.js";
 
 export const gpt2ConfigSchema = z
@@ -65,6 +65,58 @@ export function initGpt2(config: Gpt2Config, rng: Rng): ParamTree {
   return unflattenNamed([...gpt2.expectedShapes(config)].map(initial));
 }
 
+/** Token plus position embeddings [B, T, D] and the attention mask every block reads. Reads params; consumes the input arrays. */
+function embedGpt2(params: ParamTree, input: ForwardInput): { x: JaxArray; context: JaxArray[] } {
+  const embed = input.embed === "onehot" ? embeddingOneHot : embedding;
+  const x = embed(param(params, "transformer", "wte", "weight"), input.ids).add(
+    embed(param(params, "transformer", "wpe", "weight"), input.positions),
+  );
+  return { x, context: [attentionMask(input.keyMask, input.querySlots)] };
+}
+
+/** One transformer block (pre-LayerNorm attention and MLP with residuals). Consumes x; keeps the weights and the context. */
+function gpt2Block(
+  block: ParamTree,
+  config: Gpt2Config,
+  x: JaxArray,
+  context: JaxArray[],
+  lora: ForwardInput["lora"],
+  cache: ForwardInput["cache"],
+  previous: LayerCache | undefined,
+): { x: JaxArray; cache: LayerCache | null } {
+  const [mask] = context as [JaxArray];
+  const eps = config.layer_norm_epsilon;
+  const a = layerNorm(x.ref, param(block, "ln_1", "weight"), param(block, "ln_1", "bias"), eps);
+  const attn = block.attn as ParamTree;
+  const mlp = block.mlp as ParamTree;
+  const qkv = project(attn.c_attn as ParamTree, a, "conv1d", lora);
+  const [q, k, v] = np.split(qkv, 3, -1);
+  const heads = config.n_head;
+  const attended = attendWithCache(
+    splitHeads(q as never, heads),
+    splitHeads(k as never, heads),
+    splitHeads(v as never, heads),
+    mask,
+    cache,
+    previous,
+  );
+  let out = x.add(project(attn.c_proj as ParamTree, mergeHeads(attended.out), "conv1d", lora));
+  const m = layerNorm(out.ref, param(block, "ln_2", "weight"), param(block, "ln_2", "bias"), eps);
+  const hidden = geluTanh(project(mlp.c_fc as ParamTree, m, "conv1d", lora));
+  out = out.add(project(mlp.c_proj as ParamTree, hidden, "conv1d", lora));
+  return { x: out, cache: attended.cache };
+}
+
+/** The final LayerNorm; reads params, consumes x. */
+function finalGpt2(params: ParamTree, config: Gpt2Config, x: JaxArray): JaxArray {
+  return layerNorm(
+    x,
+    param(params, "transformer", "ln_f", "weight"),
+    param(params, "transformer", "ln_f", "bias"),
+    config.layer_norm_epsilon,
+  );
+}
+
 export const gpt2: Architecture<Gpt2Config> = {
   modelTypes: ["gpt2"],
   configSchema: gpt2ConfigSchema as unknown as z.ZodType<Gpt2Config>,
@@ -99,40 +151,28 @@ export const gpt2: Architecture<Gpt2Config> = {
     return name;
   },
   forward(params, config, input) {
-    const p = params.transformer as ParamTree;
-    const eps = config.layer_norm_epsilon;
-    const embed = input.embed === "onehot" ? embeddingOneHot : embedding;
-    let x = embed(param(p, "wte", "weight"), input.ids).add(embed(param(p, "wpe", "weight"), input.positions));
-    const mask = attentionMask(input.keyMask, input.querySlots);
+    const { x: embedded, context } = embedGpt2(params, input);
+    let x = embedded;
     const cacheOut: LayerCache[] = [];
     const previous = input.cache?.mode === "decode" ? input.cache.layers : [];
     for (let i = 0; i < config.n_layer; i++) {
-      const block = (p.h as ParamTree)[String(i)] as ParamTree;
-      const a = layerNorm(x.ref, param(block, "ln_1", "weight"), param(block, "ln_1", "bias"), eps);
-      const attn = block.attn as ParamTree;
-      const mlp = block.mlp as ParamTree;
-      const qkv = project(attn.c_attn as ParamTree, a, "conv1d", input.lora);
-      const [q, k, v] = np.split(qkv, 3, -1);
-      const heads = config.n_head;
-      const attended = attendWithCache(
-        splitHeads(q as never, heads),
-        splitHeads(k as never, heads),
-        splitHeads(v as never, heads),
-        mask,
-        input.cache,
-        previous[i],
-      );
-      if (attended.cache) cacheOut.push(attended.cache);
-      x = x.add(project(attn.c_proj as ParamTree, mergeHeads(attended.out), "conv1d", input.lora));
-      const m = layerNorm(x.ref, param(block, "ln_2", "weight"), param(block, "ln_2", "bias"), eps);
-      const hidden = geluTanh(project(mlp.c_fc as ParamTree, m, "conv1d", input.lora));
-      x = x.add(project(mlp.c_proj as ParamTree, hidden, "conv1d", input.lora));
+      const block = ((params.transformer as ParamTree).h as ParamTree)[String(i)] as ParamTree;
+      const out = gpt2Block(block, config, x, context, input.lora, input.cache, previous[i]);
+      x = out.x;
+      if (out.cache) cacheOut.push(out.cache);
     }
-    mask.dispose();
+    for (const a of context) a.dispose();
     if (input.cache?.mode === "decode") input.cache.slot.dispose();
-    const hidden = layerNorm(x, param(p, "ln_f", "weight"), param(p, "ln_f", "bias"), eps);
+    const hidden = finalGpt2(params, config, x);
     disposeTree(params);
     return { hidden, cache: input.cache ? cacheOut : null };
   },
+  stages: (c) => ({
+    blocks: c.n_layer,
+    blockPath: (i) => ["transformer", "h", String(i)],
+    embed: (params, input) => embedGpt2(params, input),
+    block: (block, x, context, lora) => gpt2Block(block, c, x, context, lora, undefined, undefined).x,
+    final: (params, x) => finalGpt2(params, c, x),
+  }),
   lmHeadWeight: (params) => param(params, "transformer", "wte", "weight"),
 };

@@ -11,7 +11,7 @@ import { embedding, embeddingOneHot, rmsNorm, silu } from "../engine/nn.js";
 import type { Rng } from "../engine/rng.js";
 import { disposeTree, normalInit, type ParamTree, unflattenNamed } from "../engine/tree.js";
 import type { Architecture } from "./architecture.js";
-import { attendWithCache, attentionMask, type LayerCache, mergeHeads, param, splitHeads } from "./attention.js";
+import { attendWithCache, attentionMask, type ForwardInput, type LayerCache, mergeHeads, param, splitHeads } from "./attention.js";
 import { project } from "./lora.js";
 import { applyRope, ropeInverseFrequencies, ropeTables } from "./rope.js";
 
@@ -97,6 +97,45 @@ function inverseFrequencies(c: LlamaConfig): Float32Array {
   return inv;
 }
 
+/** Token embeddings [B, T, D] and what every block reads: the rotary tables and the attention mask. Reads params; consumes the input arrays. */
+function embedLlama(params: ParamTree, c: LlamaConfig, input: ForwardInput): { x: JaxArray; context: JaxArray[] } {
+  const embed = input.embed === "onehot" ? embeddingOneHot : embedding;
+  const x = embed(param(params, "model", "embed_tokens", "weight"), input.ids);
+  const { cos, sin } = ropeTables(input.positions, inverseFrequencies(c));
+  return { x, context: [cos, sin, attentionMask(input.keyMask, input.querySlots)] };
+}
+
+/** One decoder layer: attention and MLP, each with a residual. Consumes x; keeps the layer's weights and the context. */
+function llamaBlock(
+  layer: ParamTree,
+  c: LlamaConfig,
+  x: JaxArray,
+  context: JaxArray[],
+  lora: ForwardInput["lora"],
+  cache: ForwardInput["cache"],
+  previous: LayerCache | undefined,
+): { x: JaxArray; cache: LayerCache | null } {
+  const [cos, sin, mask] = context as [JaxArray, JaxArray, JaxArray];
+  const attn = layer.self_attn as ParamTree;
+  const mlp = layer.mlp as ParamTree;
+  const proj = (module: ParamTree, name: string, x: JaxArray) => project(module[name] as ParamTree, x, "linear", lora);
+  const h = rmsNorm(x.ref, param(layer, "input_layernorm", "weight"), c.rms_norm_eps);
+  const q = splitHeads(proj(attn, "q_proj", h.ref), c.num_attention_heads);
+  const k = splitHeads(proj(attn, "k_proj", h.ref), c.num_key_value_heads);
+  const v = splitHeads(proj(attn, "v_proj", h), c.num_key_value_heads);
+  const attended = attendWithCache(applyRope(q, cos, sin), applyRope(k, cos, sin), v, mask, cache, previous);
+  let out = x.add(proj(attn, "o_proj", mergeHeads(attended.out)));
+  const n = rmsNorm(out.ref, param(layer, "post_attention_layernorm", "weight"), c.rms_norm_eps);
+  const gate = silu(proj(mlp, "gate_proj", n.ref));
+  out = out.add(proj(mlp, "down_proj", gate.mul(proj(mlp, "up_proj", n))));
+  return { x: out, cache: attended.cache };
+}
+
+/** The final RMSNorm; reads params, consumes x. */
+function finalLlama(params: ParamTree, c: LlamaConfig, x: JaxArray): JaxArray {
+  return rmsNorm(x, param(params, "model", "norm", "weight"), c.rms_norm_eps);
+}
+
 export const llama: Architecture<LlamaConfig> = {
   modelTypes: ["llama", "mistral", "qwen2"],
   configSchema: llamaConfigSchema as unknown as z.ZodType<LlamaConfig>,
@@ -132,37 +171,29 @@ export const llama: Architecture<LlamaConfig> = {
     return name;
   },
   forward(params, c, input) {
-    const m = params.model as ParamTree;
-    const embed = input.embed === "onehot" ? embeddingOneHot : embedding;
-    let x = embed(param(m, "embed_tokens", "weight"), input.ids);
-    const { cos, sin } = ropeTables(input.positions, inverseFrequencies(c));
-    const mask = attentionMask(input.keyMask, input.querySlots);
+    const { x: embedded, context } = embedLlama(params, c, input);
+    let x = embedded;
     const cacheOut: LayerCache[] = [];
     const previous = input.cache?.mode === "decode" ? input.cache.layers : [];
     for (let i = 0; i < c.num_hidden_layers; i++) {
-      const layer = (m.layers as ParamTree)[String(i)] as ParamTree;
-      const attn = layer.self_attn as ParamTree;
-      const mlp = layer.mlp as ParamTree;
-      const proj = (module: ParamTree, name: string, x: JaxArray) => project(module[name] as ParamTree, x, "linear", input.lora);
-      const h = rmsNorm(x.ref, param(layer, "input_layernorm", "weight"), c.rms_norm_eps);
-      const q = splitHeads(proj(attn, "q_proj", h.ref), c.num_attention_heads);
-      const k = splitHeads(proj(attn, "k_proj", h.ref), c.num_key_value_heads);
-      const v = splitHeads(proj(attn, "v_proj", h), c.num_key_value_heads);
-      const attended = attendWithCache(applyRope(q, cos, sin), applyRope(k, cos, sin), v, mask, input.cache, previous[i]);
-      if (attended.cache) cacheOut.push(attended.cache);
-      x = x.add(proj(attn, "o_proj", mergeHeads(attended.out)));
-      const n = rmsNorm(x.ref, param(layer, "post_attention_layernorm", "weight"), c.rms_norm_eps);
-      const gate = silu(proj(mlp, "gate_proj", n.ref));
-      x = x.add(proj(mlp, "down_proj", gate.mul(proj(mlp, "up_proj", n))));
+      const layer = ((params.model as ParamTree).layers as ParamTree)[String(i)] as ParamTree;
+      const out = llamaBlock(layer, c, x, context, input.lora, input.cache, previous[i]);
+      x = out.x;
+      if (out.cache) cacheOut.push(out.cache);
     }
-    cos.dispose();
-    sin.dispose();
-    mask.dispose();
+    for (const a of context) a.dispose();
     if (input.cache?.mode === "decode") input.cache.slot.dispose();
-    const hidden = rmsNorm(x, param(m, "norm", "weight"), c.rms_norm_eps);
+    const hidden = finalLlama(params, c, x);
     disposeTree(params);
     return { hidden, cache: input.cache ? cacheOut : null };
   },
+  stages: (c) => ({
+    blocks: c.num_hidden_layers,
+    blockPath: (i) => ["model", "layers", String(i)],
+    embed: (params, input) => embedLlama(params, c, input),
+    block: (layer, x, context, lora) => llamaBlock(layer, c, x, context, lora, undefined, undefined).x,
+    final: (params, x) => finalLlama(params, c, x),
+  }),
   lmHeadWeight: (params, c) =>
     c.tie_word_embeddings ? param(params, "model", "embed_tokens", "weight") : param(params, "lm_head", "weight"),
 };

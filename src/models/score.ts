@@ -24,13 +24,27 @@ export function nextTokenLogProbs(
   input: ForwardInput,
   options: Pick<HeadOptions, "temperature" | "gradients"> = {},
 ): JaxArray {
-  const [rows, length] = input.ids.shape as [number, number];
-  const width = length - 1;
-  const targets = input.ids.ref.slice([], [1, length]).reshape([rows * width]);
+  const ids = input.ids.ref;
   const weight = model.arch.lmHeadWeight(params, model.config);
   const { hidden } = hiddenStates(model, params, input);
+  return nextTokenLogProbsFromHidden(hidden, weight, ids, options);
+}
+
+/**
+ * The same from final hidden states [B, T, D], the LM head weight [V, D] and
+ * the token ids [B, T]; consumes all three. In token chunks: full [B, T,
+ * vocab] logits at a real vocabulary are hundreds of megabytes.
+ */
+export function nextTokenLogProbsFromHidden(
+  hidden: JaxArray,
+  weight: JaxArray,
+  ids: JaxArray,
+  options: Pick<HeadOptions, "temperature" | "gradients"> = {},
+): JaxArray {
+  const [rows, length] = ids.shape as [number, number];
+  const width = length - 1;
+  const targets = ids.slice([], [1, length]).reshape([rows * width]);
   const used = hidden.slice([], [0, width]).reshape([rows * width, hidden.shape[2] as number]);
-  // In token chunks: full [B, T, vocab] logits at a real vocabulary are hundreds of megabytes.
   return headLogProbs(used, weight, targets, options).logprobs.reshape([rows, width]);
 }
 

@@ -6,14 +6,16 @@
  */
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
-import { type ParamTree, treeRef } from "../engine/tree.js";
+import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { batchInput, type CausalLM } from "../models/model.js";
-import { nextTokenLogProbs } from "../models/score.js";
+import { nextTokenLogProbs, nextTokenLogProbsFromHidden } from "../models/score.js";
 import type { DpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { dpoLoss } from "./losses.js";
+import { chooseStaged } from "./memory.js";
 import { examplesPerEpoch, headGradients, trainingEmbed } from "./sft.js";
+import { rowInput, stagedStep, type Tail, wholeLoss } from "./staged.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
 /** A tokenized preference pair with an explicit prompt: completions are the parts after the prompt. */
@@ -89,10 +91,12 @@ export async function trainDpo({
   const batches = Math.ceil(train.length / config.per_device_train_batch_size);
   const core = new TrainerCore("dpo", model, config, plannedSteps(config, batches));
   if (resume) await core.resume(resume);
-  const lossFn = (params: ParamTree, batch: DpoBatch) => {
+  const tail: Tail<DpoBatch> = (params, hidden, batch) => {
+    batch.positions.dispose();
+    batch.keyMask.dispose();
     const pairs = batch.refChosen.shape[0] as number;
-    const input = batchInput(batch, trainingEmbed(core.baseTrains));
-    const logprobs = nextTokenLogProbs(model, params, input, { gradients: headGradients(core.baseTrains) });
+    const weight = model.arch.lmHeadWeight(params, model.config);
+    const logprobs = nextTokenLogProbsFromHidden(hidden, weight, batch.ids, { gradients: headGradients(core.baseTrains) });
     const logps = completionSums(logprobs, batch.mask, average);
     const [policyChosen, policyRejected] = np.split(logps, [pairs], 0) as [JaxArray, JaxArray];
     return dpoLoss({
@@ -105,9 +109,19 @@ export async function trainDpo({
       labelSmoothing: config.label_smoothing,
     });
   };
+  const longest = Math.max(...train.map((e) => e.prompt.length + Math.max(e.chosen.length, e.rejected.length)));
+  const staged = chooseStaged("dpo", model, {
+    rows: 2 * config.per_device_train_batch_size,
+    length: bucket(longest, 16),
+    trainableParams: countParams(core.trainable),
+    headTrains: core.baseTrains,
+    accumulation: config.gradient_accumulation_steps,
+    lora: !core.baseTrains,
+  });
   const history = await runSupervised({
     core,
-    lossFn,
+    lossFn: wholeLoss(model, tail, trainingEmbed(core.baseTrains)),
+    ...(staged ? { stagedStep: stagedStep(model, tail, rowInput, core.baseTrains) } : {}),
     epochBatches: examplesPerEpoch(withReference, config.per_device_train_batch_size),
     toDevice: (examples: WithReference[]): DpoBatch => ({
       ...sequenceBatch(examples, model.padId),

@@ -6,13 +6,15 @@
 import type { LmExample } from "../data/examples.js";
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
-import { type ParamTree, treeRef } from "../engine/tree.js";
+import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { batchInput, type CausalLM } from "../models/model.js";
-import { nextTokenLogProbs } from "../models/score.js";
+import { nextTokenLogProbsFromHidden } from "../models/score.js";
 import type { SftConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { sftLoss } from "./losses.js";
+import { chooseStaged } from "./memory.js";
+import { rowInput, stagedStep, type Tail, wholeLoss } from "./staged.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
 /** One tokenized example (see data/examples.ts): `lossMask[t]` = 1 when token t is to be predicted (its first entry is ignored). */
@@ -36,19 +38,25 @@ export function lmBatch(examples: LmExample[], padId: number): LmBatch {
 }
 
 /**
- * SFT's loss of one batch, for `runSupervised`. `baseTrains`: the base
- * weights train (full fine-tuning), so the embedding and LM head get
- * gradients; false for a LoRA adapter.
+ * SFT's loss after the model's last block (see staged.ts): mean negative
+ * log-likelihood of the masked tokens. `baseTrains`: the base weights train
+ * (full fine-tuning), so the LM head gets gradients; false for a LoRA adapter.
  */
-export function sftLossFn(model: CausalLM, { baseTrains = true }: { baseTrains?: boolean } = {}) {
-  return (params: ParamTree, batch: LmBatch) => {
-    const logprobs = nextTokenLogProbs(model, params, batchInput(batch, trainingEmbed(baseTrains)), {
-      gradients: headGradients(baseTrains),
-    });
+export function sftTail(model: CausalLM, baseTrains: boolean): Tail<LmBatch> {
+  return (params, hidden, batch) => {
+    batch.positions.dispose();
+    batch.keyMask.dispose();
+    const weight = model.arch.lmHeadWeight(params, model.config);
+    const logprobs = nextTokenLogProbsFromHidden(hidden, weight, batch.ids, { gradients: headGradients(baseTrains) });
     const tokens = batch.mask.ref.sum();
     const { loss } = sftLoss(logprobs, batch.mask);
     return { loss, metrics: { num_tokens: tokens } };
   };
+}
+
+/** SFT's loss of one batch over the whole model, for `runSupervised` (`baseTrains` as for `sftTail`). */
+export function sftLossFn(model: CausalLM, { baseTrains = true }: { baseTrains?: boolean } = {}) {
+  return wholeLoss(model, sftTail(model, baseTrains), trainingEmbed(baseTrains));
 }
 
 /** How the embedding is looked up while training: a gather when it is frozen (its gradient would be a scatter, which jit cannot hold), else a one-hot matmul. */
@@ -93,9 +101,20 @@ export async function trainSft({
   const evaluate = evalSet?.length
     ? async () => ({ loss: await meanLoss(model, lossFn, evalSet, config.per_device_train_batch_size, toDevice) })
     : undefined;
+  const staged = chooseStaged("sft", model, {
+    rows: config.per_device_train_batch_size,
+    length: bucket(Math.max(...train.map((e) => e.ids.length)), 16),
+    trainableParams: countParams(core.trainable),
+    headTrains: core.baseTrains,
+    accumulation: config.gradient_accumulation_steps,
+    lora: !core.baseTrains,
+  })
+    ? stagedStep(model, sftTail(model, core.baseTrains), rowInput, core.baseTrains)
+    : undefined;
   const history = await runSupervised({
     core,
     lossFn,
+    ...(staged ? { stagedStep: staged } : {}),
     epochBatches: examplesPerEpoch(train, config.per_device_train_batch_size),
     toDevice,
     ...(evaluate ? { evaluate } : {}),

@@ -13,6 +13,7 @@ import { readNumber } from "../engine/ownership.js";
 import type { Rng } from "../engine/rng.js";
 import { flattenNamed, mapTree, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
 import { epochRng, type TrainerCore } from "./core.js";
+import type { StepFn } from "./staged.js";
 
 export type LossOutput = { loss: JaxArray; metrics: Record<string, JaxArray> };
 /** A loss over the full parameter tree and one device batch; consumes both. */
@@ -25,6 +26,8 @@ export type SupervisedLoop<H, B> = {
   epochBatches: (epoch: number, rng: Rng) => H[];
   /** Host batch → device arrays (consumed by the loss). */
   toDevice: (batch: H) => B;
+  /** A block-by-block step (staged.ts) to use instead of one jitted step over `lossFn`, for models too large for that. */
+  stagedStep?: StepFn<B> & { dispose(): void };
   /** Optional evaluation, run every `eval_steps` and at the end; keys get an `eval_` prefix. */
   evaluate?: () => Promise<Record<string, number>>;
 };
@@ -41,18 +44,11 @@ export async function runSupervised<H, B>({
   epochBatches,
   toDevice,
   evaluate,
+  stagedStep,
 }: SupervisedLoop<H, B>): Promise<Record<string, number>[]> {
   const { config } = core;
   const accumulation = config.gradient_accumulation_steps;
-  const step = jit(
-    valueAndGrad(
-      (trainable: ParamTree, frozen: ParamTree, batch: B) => {
-        const { loss, metrics } = lossFn(unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]), batch);
-        return [loss, metrics];
-      },
-      { hasAux: true },
-    ),
-  );
+  const step: StepFn<B> & { dispose(): void } = stagedStep ?? wholeStep(lossFn);
   const history: Record<string, number>[] = [];
   let epochCache: { epoch: number; batches: H[] } | null = null;
   const batchesOf = (epoch: number) => {
@@ -114,6 +110,19 @@ export async function runSupervised<H, B>({
     step.dispose();
   }
   return history;
+}
+
+/** One jitted value-and-gradient step over the whole model. */
+function wholeStep<B>(lossFn: LossFn<B>): StepFn<B> & { dispose(): void } {
+  return jit(
+    valueAndGrad(
+      (trainable: ParamTree, frozen: ParamTree, batch: B) => {
+        const { loss, metrics } = lossFn(unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]), batch);
+        return [loss, metrics];
+      },
+      { hasAux: true },
+    ),
+  ) as unknown as StepFn<B> & { dispose(): void };
 }
 
 async function logEval(core: TrainerCore, evaluate: () => Promise<Record<string, number>>): Promise<void> {

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { type Array as JaxArray, jit, valueAndGrad } from "../engine/jax.js";
+import { Rng } from "../engine/rng.js";
+import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { llama, llamaConfigSchema } from "../models/llama.js";
+import { addLora } from "../models/lora.js";
+import { CausalLM } from "../models/model.js";
+import { lmBatch, sftLossFn, sftTail } from "./sft.js";
+import { rowInput, stagedStep } from "./staged.js";
+
+function tinyLlama(): CausalLM {
+  const config = llamaConfigSchema.parse({
+    model_type: "qwen2",
+    vocab_size: 97,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 3,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    initializer_range: 0.3,
+  });
+  return new CausalLM(llama as never, config, llama.init(config, new Rng(3)));
+}
+
+function tinyGpt2(): CausalLM {
+  const config = gpt2ConfigSchema.parse({ vocab_size: 97, n_positions: 32, n_embd: 16, n_layer: 2, n_head: 2, initializer_range: 0.3 });
+  return new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(4)));
+}
+
+function split(model: CausalLM, lora: boolean): { trainable: ParamTree; frozen: ParamTree } {
+  if (lora)
+    addLora(
+      model,
+      { r: 2, target_modules: model.config.model_type === "gpt2" ? ["c_attn", "c_fc"] : ["q_proj", "v_proj", "down_proj"] },
+      new Rng(5),
+    );
+  const all = flattenNamed(model.params);
+  const trains = (n: string) => !lora || n.includes(".lora_");
+  return { trainable: unflattenNamed(all.filter(([n]) => trains(n))), frozen: unflattenNamed(all.filter(([n]) => !trains(n))) };
+}
+
+async function flat(tree: ParamTree): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, leaf] of flattenNamed(tree)) out.set(name, (await leaf.data()) as Float32Array);
+  return out;
+}
+
+describe("staged (block-by-block) training step", () => {
+  for (const [arch, make] of [
+    ["llama (qwen2, GQA, biases, tied)", tinyLlama],
+    ["gpt2", tinyGpt2],
+  ] as const) {
+    for (const lora of [false, true]) {
+      it(`gives the loss and gradients of the whole jitted step: ${arch}, ${lora ? "LoRA" : "full"}`, async () => {
+        const model = make();
+        const { trainable, frozen } = split(model, lora);
+        const rng = new Rng(9);
+        const examples = [13, 9].map((n) => {
+          const ids = Array.from({ length: n }, () => rng.int(97));
+          return { ids, lossMask: ids.map((_, t) => (t > 2 ? 1 : 0)) };
+        });
+        const baseTrains = !lora;
+        const lossFn = sftLossFn(model, { baseTrains });
+        const whole = jit(
+          valueAndGrad(
+            (t: ParamTree, f: ParamTree, b: ReturnType<typeof lmBatch>) => {
+              const { loss, metrics } = lossFn(unflattenNamed([...flattenNamed(t), ...flattenNamed(f)]), b);
+              return [loss, metrics];
+            },
+            { hasAux: true },
+          ),
+        );
+        const staged = stagedStep(model, sftTail(model, baseTrains), rowInput, baseTrains);
+        const [[lossA, metricsA], gradsA] = whole(treeRef(trainable), treeRef(frozen), lmBatch(examples, 0) as never) as unknown as [
+          [JaxArray, Record<string, JaxArray>],
+          ParamTree,
+        ];
+        const [[lossB, metricsB], gradsB] = staged(treeRef(trainable), treeRef(frozen), lmBatch(examples, 0));
+        expect((await lossB.data())[0]).toBeCloseTo((await lossA.data())[0] as number, 5);
+        expect(await (metricsB.num_tokens as JaxArray).data()).toEqual(await (metricsA.num_tokens as JaxArray).data());
+        const a = await flat(gradsA);
+        const b = await flat(gradsB);
+        expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+        let largest = 0;
+        for (const [name, expected] of a) {
+          const got = b.get(name) as Float32Array;
+          expected.forEach((v, i) => {
+            largest = Math.max(largest, Math.abs(v));
+            expect(Math.abs((got[i] as number) - v), `${name}[${i}]`).toBeLessThan(1e-5 + 1e-4 * Math.abs(v));
+          });
+        }
+        expect(largest).toBeGreaterThan(1e-3);
+        whole.dispose();
+        staged.dispose();
+        model.dispose();
+      });
+    }
+  }
+});
