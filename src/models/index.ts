@@ -5,6 +5,7 @@ export * from "./batch.js";
 export * from "./byte-tokenizer.js";
 export * from "./chat-template.js";
 export * from "./generate.js";
+export * from "./gguf.js";
 export * from "./gpt2.js";
 export * from "./hub.js";
 export * from "./io.js";
