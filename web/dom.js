@@ -24,9 +24,29 @@ export function clear(el) {
   return el;
 }
 
+// Bidirectional embedding, override and isolate controls (and the marks): in model output they can make text
+// display in an order other than the one it is stored in (visual spoofing). They are shown as visible
+// markers instead of acting, and each text block is its own bidi paragraph (style.css: unicode-bidi).
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/** Text as nodes in which each bidi control character is a visible, inert marker such as ⟦U+202E⟧. */
+export function inertText(value) {
+  const text = String(value);
+  const parts = [];
+  let at = 0;
+  for (const match of text.matchAll(BIDI_CONTROLS)) {
+    if (match.index > at) parts.push(text.slice(at, match.index));
+    const code = `U+${match[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+    parts.push(h("span", { class: "bidi-control", title: `invisible direction control ${code}` }, `⟦${code}⟧`));
+    at = match.index + match[0].length;
+  }
+  if (at < text.length) parts.push(text.slice(at));
+  return parts;
+}
+
 /** A TRL field (string, or list of {role, content}) as readable blocks. */
 export function textBlock(value, className = "text") {
-  if (typeof value === "string") return h("div", { class: className }, value);
+  if (typeof value === "string") return h("div", { class: className, dir: "auto" }, inertText(value));
   return h(
     "div",
     { class: `${className} messages` },
@@ -34,8 +54,8 @@ export function textBlock(value, className = "text") {
       h(
         "div",
         { class: `message role-${String(m.role).replace(/[^a-z]/g, "")}` },
-        h("span", { class: "role" }, m.role),
-        h("div", {}, m.content),
+        h("span", { class: "role" }, inertText(m.role)),
+        h("div", { class: "content", dir: "auto" }, inertText(m.content)),
       ),
     ),
   );

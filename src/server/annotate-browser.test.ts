@@ -149,6 +149,45 @@ describe("the annotation app in Chromium", () => {
     await page.close();
   });
 
+  it("shows bidirectional-override characters as visible markers, so a response displays in the order it is stored", async () => {
+    // "invoice_<RLO>gnp.exe" displays as "invoice_exe.png" when the override acts.
+    const spoof = "Open invoice_\u202Egnp.exe now";
+    const campaign = await createCampaign(store, "bidi-campaign", { overlap: 1 }, [
+      { key: "b", prompt: "Isolate \u2067this\u2069 please", responses: [spoof, "Plain answer."] },
+    ]);
+    const token = (await addAnnotator(store, "eve", [campaign.id])).token as string;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, token);
+    await page.waitForSelector("#task .prompt");
+    const card = page.locator("article.response", { hasText: "invoice_" });
+    expect(await card.locator(".bidi-control").textContent()).toBe("⟦U+202E⟧");
+    expect(await page.locator("#task .prompt .bidi-control").allTextContents()).toEqual(["⟦U+2067⟧", "⟦U+2069⟧"]);
+    // On screen, "g" of "gnp.exe" stands left of its final "e": the characters are in their stored order.
+    const order = await card.evaluate((el) => {
+      // Runs in the page (the tests are type-checked without the DOM library).
+      // biome-ignore lint/suspicious/noExplicitAny: DOM objects in the page
+      const doc = (globalThis as any).document;
+      const walker = doc.createTreeWalker(el, 4);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const at = node.data.indexOf("gnp.exe");
+        if (at < 0) continue;
+        const x = (i: number) => {
+          const range = doc.createRange();
+          range.setStart(node, i);
+          range.setEnd(node, i + 1);
+          return range.getBoundingClientRect().left;
+        };
+        return { first: x(at), last: x(at + 6), controls: /[\u202A-\u202E\u2066-\u2069]/.test(el.textContent) };
+      }
+      return null;
+    });
+    expect(order).not.toBeNull();
+    expect(order?.first).toBeLessThan(order?.last as number);
+    expect(order?.controls).toBe(false);
+    await page.screenshot({ path: join(artifacts, "3b-bidi.png"), fullPage: true });
+    await page.close();
+  });
+
   it("lets an annotator rank by dragging", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, tokens.dan as string);
