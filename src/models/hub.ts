@@ -12,10 +12,41 @@ import { join } from "node:path";
 
 export type HubId = { repo: string; revision: string };
 
+/** A Hub name part (organisation or model): letters, digits, - _ . ; not starting or ending with - or ., no "--" or "..", at most 96. */
+const NAME_PART = /^(?![.-])(?!.*(?:--|\.\.))[\w.-]{1,96}(?<![.-])$/;
+
+/**
+ * A revision is a commit hash or a branch/tag name by git's rules: path parts
+ * of letters, digits, - _ . that do not start with "." (so no "..") or end with
+ * ".lock". The revision names a file under `refs/` in the cache, so nothing
+ * else may pass: "../" would reach outside it.
+ */
+function validRevision(revision: string): boolean {
+  if (revision.length > 255 || revision.endsWith("/") || revision.startsWith("/")) return false;
+  return revision.split("/").every((part) => /^[\w.-]+$/.test(part) && !part.startsWith(".") && !part.endsWith(".lock"));
+}
+
 export function parseHubId(id: string): HubId {
-  const match = /^hf:([\w.-]+\/[\w.-]+)(?:@([\w./-]+))?$/.exec(id);
+  const match = /^hf:([^/@]+)\/([^/@]+)(?:@(.+))?$/.exec(id);
   if (!match) throw new Error(`bad model id "${id}": expected hf:Org/Name or hf:Org/Name@revision`);
-  return { repo: match[1] as string, revision: match[2] ?? "main" };
+  const [, org, name, revision = "main"] = match as unknown as [string, string, string, string?];
+  for (const part of [org, name])
+    if (!NAME_PART.test(part))
+      throw new Error(
+        `bad model id "${id}": "${part}" is not a Hub name (letters, digits, - _ . ; no "..", "--", or leading/trailing . or -)`,
+      );
+  if (!validRevision(revision))
+    throw new Error(
+      `bad model id "${id}": revision "${revision}" must be a commit hash or a branch or tag name (no "..", no part starting with ".")`,
+    );
+  return { repo: `${org}/${name}`, revision };
+}
+
+/** A file name from a downloaded index (shards): a relative path inside the snapshot, nothing that climbs out. */
+function checkRepoPath(path: string, repo: string): string {
+  if (path.startsWith("/") || path.includes("\\") || path.split("/").some((p) => p === "" || p === "." || p === ".."))
+    throw new Error(`${repo}: model.safetensors.index.json names the shard "${path}", which is not a file inside the repository`);
+  return path;
 }
 
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -88,7 +119,7 @@ async function download({ repo, revision }: HubId, cacheDir: string): Promise<st
     if (!indexPath)
       throw new Error(`${repo}@${revision} has no model.safetensors or model.safetensors.index.json (Precept reads safetensors only)`);
     const index = JSON.parse(readFileSync(indexPath, "utf8")) as { weight_map: Record<string, string> };
-    for (const shard of new Set(Object.values(index.weight_map))) await fetchFile(shard, true);
+    for (const shard of new Set(Object.values(index.weight_map))) await fetchFile(checkRepoPath(shard, repo), true);
   }
   return config.slice(0, -"/config.json".length);
 }
