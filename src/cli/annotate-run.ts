@@ -25,11 +25,41 @@ async function campaignNamed(store: Store, nameOrId: string): Promise<Campaign> 
   return campaign;
 }
 
-export async function serve(options: { host: string; port: number; adminToken?: string; maxBody: number }): Promise<{
+/** The admin token: --admin-token-file, --admin-token (with a warning: `ps` shows it), PRECEPT_ADMIN_TOKEN, in that order. */
+function adminTokenFrom(options: { adminToken?: string; adminTokenFile?: string }): string | undefined {
+  if (options.adminTokenFile) {
+    let text: string;
+    try {
+      text = readFileSync(options.adminTokenFile, "utf8");
+    } catch (error) {
+      throw new Error(`--admin-token-file ${options.adminTokenFile}: ${(error as Error).message}`);
+    }
+    const token = text.split(/\r?\n/)[0]?.trim() ?? "";
+    if (!token) throw new Error(`--admin-token-file ${options.adminTokenFile}: the file is empty`);
+    return token;
+  }
+  if (options.adminToken) {
+    // Hide it from `ps` from now on (Linux shows the rewritten command line), and say how to avoid the window before.
+    process.title = "precept annotate serve";
+    console.error(
+      "precept annotate: a token on the command line is visible to other users (ps, shell history); use PRECEPT_ADMIN_TOKEN or --admin-token-file",
+    );
+    return options.adminToken;
+  }
+  return process.env.PRECEPT_ADMIN_TOKEN;
+}
+
+export async function serve(options: {
+  host: string;
+  port: number;
+  adminToken?: string;
+  adminTokenFile?: string;
+  maxBody: number;
+}): Promise<{
   port: number;
   close: () => Promise<void>;
 }> {
-  const given = options.adminToken ?? process.env.PRECEPT_ADMIN_TOKEN;
+  const given = adminTokenFrom(options);
   const adminToken = given ?? newToken("admin");
   const store = await openStore();
   const app = createAnnotateApp({ store, adminToken, maxBodyBytes: options.maxBody });

@@ -14,6 +14,10 @@ export function addAnnotateCommands(program: Command): void {
     .addHelpText(
       "after",
       `
+Secrets come from the environment, not the command line (where \`ps\` shows them to every user):
+PRECEPT_ADMIN_TOKEN (or --admin-token-file FILE) for the admin token, PRECEPT_DB for a
+postgres:// store URL with a password. Annotator tokens are printed once, by add-user and rotate-token.
+
 A typical session (the store is --db, default precept.db):
   precept annotate create-campaign --from-run RUN --name safety-v1 --overlap 3 --guidelines guide.md
   precept annotate add-user alice --campaign safety-v1      # prints alice's token, once
@@ -27,7 +31,11 @@ A typical session (the store is --db, default precept.db):
     .description("serve the annotation app (task screen for annotators, dashboard for the admin) over the store")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0: any free port)", intIn({ min: 0, max: 65535 }), 8080)
-    .option("--admin-token <token>", "the admin's token, 16+ characters (or PRECEPT_ADMIN_TOKEN; default: a new one, printed)")
+    .option(
+      "--admin-token <token>",
+      "the admin's token, 16+ characters (default: a new one, printed); on the command line other users see it in `ps`: prefer PRECEPT_ADMIN_TOKEN or --admin-token-file",
+    )
+    .option("--admin-token-file <file>", "read the admin's token from this file (first line)")
     .option("--max-body <bytes>", "largest accepted request body", positiveInt, 256 * 1024)
     .action(async (options) => {
       await (await import("./annotate-run.js")).serve(options);

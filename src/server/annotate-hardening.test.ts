@@ -1,5 +1,6 @@
 /** Annotation findings of the adversarial probe (issue 20), over a real socket, on SQLite and PostgreSQL. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, startAnnotateServer } from "../../test/helpers/annotate-server.js";
@@ -169,5 +170,61 @@ describe("precept annotate rotate-token / revoke", () => {
     const missing = precept("annotate", "revoke", "dave");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/no annotator named "dave"/);
+  }, 60_000);
+});
+
+describe("the admin token of precept annotate serve", () => {
+  /** Starts serve with these arguments; resolves with its URL, its pid and what it wrote to stderr so far. */
+  function serve(db: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    const child = spawn(process.execPath, preceptArgs("--db", db, "annotate", "serve", "--port", "0", ...args), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env,
+    });
+    let out = "";
+    let err = "";
+    child.stderr?.on("data", (d) => (err += d));
+    return new Promise<{ url: string; pid: number; err: () => string; stop: () => void }>((resolve, reject) => {
+      child.stdout?.on("data", (d) => {
+        out += d;
+        const url = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
+        if (url) resolve({ url, pid: child.pid as number, err: () => err, stop: () => child.kill("SIGTERM") });
+      });
+      child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${out}${err}`)));
+    });
+  }
+
+  it("given with --admin-token, it is hidden from ps (the command line is rewritten) and a warning points to the alternatives", async () => {
+    const token = "cli-admin-token-0123456789-secret";
+    const served = await serve(join(tmp, "ps.db"), ["--admin-token", token]);
+    try {
+      const cmdline = readFileSync(`/proc/${served.pid}/cmdline`, "utf8");
+      expect(cmdline).not.toContain(token);
+      expect(served.err()).toMatch(/visible to other users \(ps, shell history\); use PRECEPT_ADMIN_TOKEN or --admin-token-file/);
+      expect((await call(`${served.url}/api/me`, token)).json).toEqual({ role: "admin", name: "admin" });
+    } finally {
+      served.stop();
+    }
+  }, 60_000);
+
+  it("is read from --admin-token-file or PRECEPT_ADMIN_TOKEN, and --help says so", async () => {
+    const file = join(tmp, "admin-token");
+    writeFileSync(file, "file-admin-token-0123456789\n");
+    const fromFile = await serve(join(tmp, "file.db"), ["--admin-token-file", file]);
+    try {
+      expect((await call(`${fromFile.url}/api/me`, "file-admin-token-0123456789")).status).toBe(200);
+      expect(fromFile.err()).toBe("");
+    } finally {
+      fromFile.stop();
+    }
+    const fromEnv = await serve(join(tmp, "env.db"), [], { ...process.env, PRECEPT_ADMIN_TOKEN: "env-admin-token-0123456789" });
+    try {
+      expect((await call(`${fromEnv.url}/api/me`, "env-admin-token-0123456789")).status).toBe(200);
+    } finally {
+      fromEnv.stop();
+    }
+    const help = spawnSync(process.execPath, preceptArgs("annotate", "serve", "--help"), { encoding: "utf8" }).stdout;
+    expect(help).toMatch(/prefer PRECEPT_ADMIN_TOKEN or\s+--admin-token-file/);
+    const overview = spawnSync(process.execPath, preceptArgs("annotate", "--help"), { encoding: "utf8" }).stdout;
+    expect(overview).toMatch(/PRECEPT_ADMIN_TOKEN \(or --admin-token-file FILE\)/);
   }, 60_000);
 });
