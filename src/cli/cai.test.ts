@@ -194,6 +194,14 @@ describe("precept cai (CLI)", () => {
       expect(result.err).toMatch(message);
       expect(result.err).not.toMatch(/ZodError|"code":/);
     }
+    // The same layer checks the global options and the other commands' numbers.
+    expect(runPrecept("--threads", "0", "world", "prompts", "--out", join(tmp, "w")).err).toMatch(
+      /option '--threads <n>' argument '0' is invalid\. expected a whole number ≥ 1/,
+    );
+    expect(runPrecept("world", "pretrain", "--steps", "1.5").err).toMatch(/option '--steps <n>' argument '1\.5' is invalid/);
+    expect(runPrecept("annotate", "create-campaign", "--name", "x", "--overlap", "0").err).toMatch(
+      /option '--overlap <n>' argument '0' is invalid\. expected a whole number ≥ 1 and ≤ 100/,
+    );
   });
 
   it("an item that fails with an error a rerun cannot fix is not called retryable", () => {

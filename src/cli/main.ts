@@ -3,7 +3,7 @@
  * (`--threads`, `--device`) must be in the environment before jax-js loads,
  * so every command's implementation is imported only after they are parsed.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import {
   dpoConfigSchema,
   grpoConfigSchema,
@@ -15,14 +15,20 @@ import {
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addDataCommands } from "./data.js";
+import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
 
 const RECORD_KINDS = ["prompt", "generation", "critique", "revision", "comparison", "ai_label", "annotation"];
 
+/** Options kept as strings (they go to the environment or to Number() later), checked by the shared layer. */
 function positiveInt(value: string): string {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
-  return value;
+  checkedPositiveInt(value);
+  return value.trim();
+}
+function wholeNumber(value: string): string {
+  anyInt(value);
+  return value.trim();
 }
 
 export function buildProgram(): Command {
@@ -56,7 +62,7 @@ export function buildProgram(): Command {
     )
     .option("--steps <n>", "training steps", positiveInt, "400")
     .option("--out <dir>", "where to save the checkpoint", "runs/demo")
-    .option("--seed <n>", "random seed", "0")
+    .option("--seed <n>", "random seed", wholeNumber, "0")
     .action(async (options: { steps: string; out: string; seed: string }) => {
       const { runDemo } = await import("./demo.js");
       await runDemo({ steps: Number(options.steps), out: options.out, seed: Number(options.seed) });
@@ -72,7 +78,7 @@ export function buildProgram(): Command {
     .option("--policy <dir>", "the base model to align (default: the shipped sandbox model, models/sandbox-base)")
     .option("--critic <id>", "critic and feedback model: local:DIR, openai:MODEL, anthropic:MODEL (default: the base model itself)")
     .option("--judge <id>", "also compare each stage with the base by this provider (multiple choice under the sandbox constitution)")
-    .option("--seed <n>", "seed", "0")
+    .option("--seed <n>", "seed", wholeNumber, "0")
     .addHelpText(
       "after",
       "\nRerun the same command to continue after an interruption: finished stages are skipped. The store is <out>/precept.db unless --db is given.",

@@ -1,11 +1,8 @@
 /** `precept world pretrain|prompts`: the sandbox world's base model and prompt files. */
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
+import { anyInt, numberIn, positiveInt } from "./numbers.js";
 
-function num(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
-  return n;
-}
+const positive = numberIn({ min: 0, exclusiveMin: true });
 
 export function addWorldCommands(program: Command): void {
   const world = program
@@ -17,25 +14,25 @@ export function addWorldCommands(program: Command): void {
       "pretrain the sandbox's tiny base model (GPT-2 4×128 over a BPE fitted to the world) on the world corpus: helpful-only dialogues plus critique/revision and comparison documents; this is how models/sandbox-base was made",
     )
     .option("--out <dir>", "where to save the model", "models/sandbox-base")
-    .option("--steps <n>", "optimizer steps (batch × 256 tokens each)", num, 800)
-    .option("--batch <n>", "rows per step", num, 16)
-    .option("--lr <x>", "peak learning rate (cosine schedule)", num, 3e-3)
-    .option("--corpus-scale <x>", "corpus size relative to the default 3000 documents of each kind", num, 1)
-    .option("--seed <n>", "seed of the corpus and the initial weights", "0")
-    .action(async (o: { out: string; steps: number; batch: number; lr: number; corpusScale: number; seed: string }) => {
+    .option("--steps <n>", "optimizer steps (batch × 256 tokens each)", positiveInt, 800)
+    .option("--batch <n>", "rows per step", positiveInt, 16)
+    .option("--lr <x>", "peak learning rate (cosine schedule)", positive, 3e-3)
+    .option("--corpus-scale <x>", "corpus size relative to the default 3000 documents of each kind", positive, 1)
+    .option("--seed <n>", "seed of the corpus and the initial weights", anyInt, 0)
+    .action(async (o: { out: string; steps: number; batch: number; lr: number; corpusScale: number; seed: number }) => {
       const { pretrain } = await import("./world.js");
-      await pretrain({ out: o.out, steps: o.steps, batch: o.batch, learningRate: o.lr, corpusScale: o.corpusScale, seed: Number(o.seed) });
+      await pretrain({ out: o.out, steps: o.steps, batch: o.batch, learningRate: o.lr, corpusScale: o.corpusScale, seed: o.seed });
     });
   world
     .command("prompts")
     .description("write the world's red-team, helpfulness, RL and evaluation prompt files (JSONL)")
     .option("--out <dir>", "directory", "runs/world")
-    .option("--per-category <n>", "training prompts per category", num, 40)
-    .option("--eval-per-category <n>", "held-out evaluation prompts per category", num, 20)
-    .option("--seed <n>", "seed", "0")
-    .action(async (o: { out: string; perCategory: number; evalPerCategory: number; seed: string }) => {
+    .option("--per-category <n>", "training prompts per category", positiveInt, 40)
+    .option("--eval-per-category <n>", "held-out evaluation prompts per category", positiveInt, 20)
+    .option("--seed <n>", "seed", anyInt, 0)
+    .action(async (o: { out: string; perCategory: number; evalPerCategory: number; seed: number }) => {
       const { writePromptFiles } = await import("./world.js");
-      const files = writePromptFiles(o.out, { seed: Number(o.seed), perCategory: o.perCategory, evalPerCategory: o.evalPerCategory });
+      const files = writePromptFiles(o.out, { seed: o.seed, perCategory: o.perCategory, evalPerCategory: o.evalPerCategory });
       console.log(Object.values(files).join("\n"));
     });
 }
