@@ -5,13 +5,19 @@
  * scale bench and to find where memory goes:
  *   node --import tsx bench/memory-probe.ts '{"shape":"smollm2-135m","layers":1,"vocab":24576,"mode":"lora","batch":1,"seq":128}'
  */
+import { initEngine } from "../src/engine/device.js";
 import { heapStats } from "../src/engine/live-buffers.js";
 import { Rng } from "../src/engine/rng.js";
+import { countParams, disposeTree } from "../src/engine/tree.js";
 import { dpoConfigSchema, sftConfigSchema } from "../src/train/configs.js";
+import { TrainerCore } from "../src/train/core.js";
 import { trainDpo } from "../src/train/dpo.js";
+import { estimateTrainingMemory } from "../src/train/memory.js";
 import { trainSft } from "../src/train/sft.js";
 import { type ShapeName, shapeModel } from "./scale-shapes.js";
 
+// PRECEPT_DEVICE=webgpu runs the same measurement on a GPU (bench/gpu-scale.sh).
+if (process.env.PRECEPT_DEVICE) await initEngine();
 type Probe = {
   shape: ShapeName;
   layers?: number;
@@ -21,6 +27,12 @@ type Probe = {
   batch: number;
   seq: number;
   steps?: number;
+};
+// Steps only: no checkpoint or final model written (they would dominate the timing at these sizes).
+TrainerCore.prototype.save = async () => "";
+TrainerCore.prototype.finish = async function (this: TrainerCore) {
+  for (const slot of Object.values(this.optState.slots)) disposeTree(slot);
+  this.optState = { ...this.optState, slots: {} };
 };
 const probe = JSON.parse(process.argv[2] ?? "{}") as Probe;
 const steps = probe.steps ?? 2;
@@ -55,6 +67,15 @@ const sftRows = () =>
 const dpoRows = () =>
   Array.from({ length: probe.batch * steps }, () => ({ prompt: tokens(half), chosen: tokens(half), rejected: tokens(half) }));
 const ref = trainer === "dpo" ? model.clone() : null;
+const rows = trainer === "dpo" ? 2 * probe.batch : probe.batch;
+const lora = probe.mode === "lora";
+const estimate = estimateTrainingMemory(model, {
+  rows,
+  length: probe.seq,
+  trainableParams: lora ? 0 : countParams(model.params),
+  headTrains: !lora,
+  accumulation: 1,
+});
 /** Runs `n` optimizer steps; the first run also traces and compiles. */
 async function run(n: number): Promise<number> {
   const t = performance.now();
@@ -83,6 +104,8 @@ console.log(
     firstSeconds: +firstSeconds.toFixed(2),
     stepSeconds: +stepSeconds.toFixed(3),
     tokensPerSecond: stepSeconds ? Math.round((probe.batch * probe.seq * (trainer === "dpo" ? 2 : 1)) / stepSeconds) : null,
+    estimateWholeGiB: +(estimate.whole / 2 ** 30).toFixed(2),
+    estimateStagedGiB: +(estimate.staged / 2 ** 30).toFixed(2),
     heapGiB: +(stats.heapBytes / 2 ** 30).toFixed(3),
     peakLiveGiB: +(stats.peakLiveBytes / 2 ** 30).toFixed(3),
     rssGiB: +(peakRss / 2 ** 30).toFixed(3),

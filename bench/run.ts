@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<void>> = {
   train: async () => (await import("./train.js")).runTrainBench(),
   serve: async () => (await import("./serve.js")).runServeBench(),
   cai: async () => (await import("./cai.js")).runCaiBench(),
+  scale: async () => (await import("./scale.js")).runScaleBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));

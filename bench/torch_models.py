@@ -13,9 +13,6 @@ import time
 
 import torch
 
-specs = json.loads(sys.argv[1])
-threads = int(sys.argv[2])
-torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
@@ -117,23 +114,27 @@ def generate(model, prompts, new_tokens):
         nxt = logits[:, -1].argmax(-1, keepdim=True)
 
 
-results = {}
-with torch.no_grad():
-    for name, spec in specs.items():
-        model = make(spec)
-        vocab = spec["config"]["vocab_size"]
-        ids = torch.randint(0, vocab, (16, 64))
-        forward(model, ids, None)
-        t = time.perf_counter()
-        for _ in range(3):
-            forward(model, torch.randint(0, vocab, (16, 64)), None)[0].sum().item()
-        fwd = 3 * 16 * 64 / (time.perf_counter() - t)
-        gen = {}
-        for b in (1, 16):
-            prompts = torch.randint(0, vocab, (b, 8))
-            generate(model, prompts, 64)
+if __name__ == "__main__":
+    specs = json.loads(sys.argv[1])
+    threads = int(sys.argv[2])
+    torch.set_num_threads(threads)
+    results = {}
+    with torch.no_grad():
+        for name, spec in specs.items():
+            model = make(spec)
+            vocab = spec["config"]["vocab_size"]
+            ids = torch.randint(0, vocab, (16, 64))
+            forward(model, ids, None)
             t = time.perf_counter()
-            generate(model, prompts, 64)
-            gen[f"batch{b}"] = b * 64 / (time.perf_counter() - t)
-        results[name] = {"forwardTokensPerSecond": fwd, "generationTokensPerSecond": gen}
-print(json.dumps({"threads": threads, "torch": torch.__version__, "results": results}))
+            for _ in range(3):
+                forward(model, torch.randint(0, vocab, (16, 64)), None)[0].sum().item()
+            fwd = 3 * 16 * 64 / (time.perf_counter() - t)
+            gen = {}
+            for b in (1, 16):
+                prompts = torch.randint(0, vocab, (b, 8))
+                generate(model, prompts, 64)
+                t = time.perf_counter()
+                generate(model, prompts, 64)
+                gen[f"batch{b}"] = b * 64 / (time.perf_counter() - t)
+            results[name] = {"forwardTokensPerSecond": fwd, "generationTokensPerSecond": gen}
+    print(json.dumps({"threads": threads, "torch": torch.__version__, "results": results}))

@@ -17,6 +17,7 @@ import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
 import { type OnlineTrainerInputs, penalizeMissingEos, scoreResponses } from "./ppo.js";
 import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { headGradients } from "./sft.js";
 
 type Kind = "grpo" | "rloo";
 
@@ -53,7 +54,7 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
     valueAndGrad(
       (trainable: ParamTree, frozen: ParamTree, batch: Batch) => {
         const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
-        const { logprobs, entropy, values } = scoreTokens(policy, params, batch, config.temperature);
+        const { logprobs, entropy, values } = scoreTokens(policy, params, batch, config.temperature, headGradients(core.baseTrains));
         values?.dispose();
         entropy.dispose();
         const { loss, metrics } = grpoLoss({

@@ -24,6 +24,7 @@ import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
 import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { headGradients } from "./sft.js";
 
 /** A sequence score for each response; prompts and responses are token ids, texts decoded when there is a tokenizer. */
 export type RewardFunction = (batch: {
@@ -130,7 +131,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume, o
     valueAndGrad(
       (trainable: ParamTree, frozen: ParamTree, mb: MiniBatch) => {
         const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
-        const { logprobs, entropy, values } = scoreTokens(policy, params, mb, config.temperature);
+        const { logprobs, entropy, values } = scoreTokens(policy, params, mb, config.temperature, headGradients(core.baseTrains));
         const policyLoss = ppoPolicyLoss({
           logprobs,
           oldLogprobs: mb.oldLogprobs,

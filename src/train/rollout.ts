@@ -7,9 +7,10 @@
  * Token t of a row is predicted by position t − 1, so per-token arrays have
  * T − 1 columns and column j describes token j + 1.
  */
-import { type Array as JaxArray, jit, nn, numpy as np } from "../engine/jax.js";
+import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
+import { type HeadOptions, headLogProbs } from "../engine/vocab-head.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { type Generation, generateTokens } from "../models/generate.js";
 import { batchInput, type CausalLM, hiddenStates, type ModelParts } from "../models/model.js";
@@ -120,25 +121,28 @@ export function scoreTokens(
   params: ParamTree,
   input: { ids: JaxArray; positions: JaxArray; keyMask: JaxArray },
   temperature: number,
+  /** What the log-probs carry gradients to (engine/vocab-head.ts): "none" for scoring, "weight" when the LM head trains. */
+  gradients: HeadOptions["gradients"] = "weight",
 ): { logprobs: JaxArray; entropy: JaxArray; values: JaxArray | null } {
-  const width = input.ids.shape[1] as number;
-  const targets = input.ids.ref.slice([], [1, width]);
+  const [rows, width] = input.ids.shape as [number, number];
+  const targets = input.ids.ref.slice([], [1, width]).reshape([rows * (width - 1)]);
   const head = model.arch.lmHeadWeight(params, model.config);
   const valueHead = (params.v_head as ParamTree | undefined)?.summary as ParamTree | undefined;
   const vWeight = valueHead ? (valueHead.weight as JaxArray).ref : null;
   const vBias = valueHead ? (valueHead.bias as JaxArray).ref : null;
   const { hidden } = hiddenStates(model, params, batchInput(input));
   const used = hidden.slice([], [0, width - 1]);
-  const logits = np.matmul(used.ref, np.transpose(head)).mul(1 / Math.max(temperature, 1e-7));
-  const logProbsAll = nn.logSoftmax(logits, -1);
-  const vocab = logProbsAll.shape[2] as number;
-  const isTarget = np.equal(np.expandDims(targets, -1), np.arange(vocab).astype(np.int32));
-  const logprobs = np.where(isTarget, logProbsAll.ref, 0).sum(-1);
-  const entropy = np.exp(logProbsAll.ref).mul(logProbsAll).sum(-1).neg();
+  const d = used.shape[2] as number;
+  // In token chunks, with the head's gradients by hand: full logits at a real vocabulary do not fit.
+  const { logprobs, entropy } = headLogProbs(used.ref.reshape([rows * (width - 1), d]), head, targets, {
+    temperature: Math.max(temperature, 1e-7),
+    entropy: true,
+    gradients,
+  });
   let values: JaxArray | null = null;
   if (vWeight && vBias) values = np.squeeze(np.matmul(used, np.transpose(vWeight)).add(vBias), -1);
   else used.dispose();
-  return { logprobs, entropy, values };
+  return { logprobs: logprobs.reshape([rows, width - 1]), entropy: (entropy as JaxArray).reshape([rows, width - 1]), values };
 }
 
 /** `scoreTokens` under jit, read back to the host (for rollouts: old log-probs, reference log-probs, values). */
@@ -152,7 +156,7 @@ export async function scoreRolloutOnHost(
   let fn = byTemperature.get(temperature);
   if (!fn) {
     fn = jit((params: ParamTree, ids: JaxArray, positions: JaxArray, keyMask: JaxArray) => {
-      const out = scoreTokens(model, params, { ids, positions, keyMask }, temperature);
+      const out = scoreTokens(model, params, { ids, positions, keyMask }, temperature, "none");
       return out.values ? [out.logprobs, out.entropy, out.values] : [out.logprobs, out.entropy];
     }) as unknown as HostScorer;
     byTemperature.set(temperature, fn);
