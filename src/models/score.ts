@@ -22,7 +22,7 @@ export function nextTokenLogProbs(
   model: ModelParts,
   params: ParamTree,
   input: ForwardInput,
-  options: Pick<HeadOptions, "temperature" | "gradients"> = {},
+  options: Pick<HeadOptions, "temperature" | "gradients" | "chunk"> = {},
 ): JaxArray {
   const ids = input.ids.ref;
   const weight = model.arch.lmHeadWeight(params, model.config);
@@ -39,7 +39,7 @@ export function nextTokenLogProbsFromHidden(
   hidden: JaxArray,
   weight: JaxArray,
   ids: JaxArray,
-  options: Pick<HeadOptions, "temperature" | "gradients"> = {},
+  options: Pick<HeadOptions, "temperature" | "gradients" | "chunk"> = {},
 ): JaxArray {
   const [rows, length] = ids.shape as [number, number];
   const width = length - 1;
