@@ -13,7 +13,7 @@
  * whose label contains one of the given words.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { SHAPES, type ShapeName } from "./scale-shapes.js";
@@ -67,8 +67,14 @@ export async function runScaleBench(): Promise<void> {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
-    const specs = Object.fromEntries(shapes.map((s) => [s, { config: SHAPES[s] }]));
-    const sft = { "smollm2-135m": [4, 256], "gpt2-124m": [4, 256] };
+    // The shapes (and full SFT runs) this run measured, so both sides cover the same ground.
+    const measured = shapes.filter((s) => selected.some((r) => r.label.startsWith(`${s} `)));
+    const specs = Object.fromEntries(measured.map((s) => [s, { config: SHAPES[s] }]));
+    const sft = Object.fromEntries(
+      (["smollm2-135m", "gpt2-124m"] as const)
+        .filter((s) => selected.some((r) => r.label === `${s} sft-full 4x256`))
+        .map((s) => [s, [4, 256]]),
+    );
     try {
       pytorch = JSON.parse(
         execFileSync(
@@ -87,9 +93,28 @@ export async function runScaleBench(): Promise<void> {
   }
   const dir = fileURLToPath(new URL("./results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
+  // Runs of a partial bench (SCALE_ONLY) are merged into what earlier runs wrote.
+  const path = `${dir}scale.json`;
+  const previous = existsSync(path) && only ? JSON.parse(readFileSync(path, "utf8")) : {};
+  const previousTorch = (previous.pytorch ?? {}) as { results?: Record<string, unknown> };
+  const torchNow = pytorch as { results?: Record<string, unknown> } | null;
+  const mergedTorch = torchNow?.results
+    ? { ...previousTorch, ...torchNow, results: { ...previousTorch.results, ...torchNow.results } }
+    : (previous.pytorch ?? pytorch);
   writeFileSync(
-    `${dir}scale.json`,
-    `${JSON.stringify({ suite: "scale", date: new Date().toISOString(), threads, node: process.version, precept, pytorch }, null, 2)}\n`,
+    path,
+    `${JSON.stringify(
+      {
+        suite: "scale",
+        date: new Date().toISOString(),
+        threads,
+        node: process.version,
+        precept: { ...previous.precept, ...precept },
+        pytorch: mergedTorch,
+      },
+      null,
+      2,
+    )}\n`,
   );
   console.log("\nwrote bench/results/scale.json");
 }

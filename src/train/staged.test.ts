@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Array as JaxArray, jit, valueAndGrad } from "../engine/jax.js";
 import { Rng } from "../engine/rng.js";
@@ -6,6 +9,8 @@ import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { llama, llamaConfigSchema } from "../models/llama.js";
 import { addLora } from "../models/lora.js";
 import { CausalLM } from "../models/model.js";
+import { dpoConfigSchema } from "./configs.js";
+import { trainDpo } from "./dpo.js";
 import { lmBatch, sftLossFn, sftTail } from "./sft.js";
 import { rowInput, stagedStep } from "./staged.js";
 
@@ -98,4 +103,40 @@ describe("staged (block-by-block) training step", () => {
       });
     }
   }
+
+  it("trains DPO block by block as in one jitted step (PRECEPT_STAGED forces each)", async () => {
+    const rng = new Rng(11);
+    const tokens = (n: number) => Array.from({ length: n }, () => rng.int(97));
+    const train = Array.from({ length: 4 }, () => ({ prompt: tokens(5), chosen: tokens(4), rejected: tokens(6) }));
+    const histories: Record<string, number>[][] = [];
+    for (const staged of ["0", "1"]) {
+      const dir = mkdtempSync(join(tmpdir(), "precept-staged-dpo-"));
+      process.env.PRECEPT_STAGED = staged;
+      try {
+        const policy = tinyLlama();
+        const config = dpoConfigSchema.parse({
+          model_name_or_path: "x",
+          train_file: "x",
+          output_dir: dir,
+          per_device_train_batch_size: 2,
+          max_steps: 3,
+          learning_rate: 1e-2,
+          save_steps: 0,
+          progress: false,
+        });
+        histories.push((await trainDpo({ config, model: policy, ref: policy.clone(), train })).history);
+      } finally {
+        delete process.env.PRECEPT_STAGED;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const [whole, staged] = histories as [Record<string, number>[], Record<string, number>[]];
+    expect(staged).toHaveLength(3);
+    expect(whole[2]?.loss).not.toBeCloseTo(whole[0]?.loss as number, 3);
+    for (const [i, record] of whole.entries()) {
+      for (const key of ["loss", "grad_norm", "rewards/margins"]) {
+        expect(Math.abs((staged[i]?.[key] as number) - (record[key] as number)), `step ${i + 1} ${key}`).toBeLessThan(1e-4);
+      }
+    }
+  });
 });
