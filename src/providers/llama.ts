@@ -20,6 +20,7 @@
  * Scoring log-probs are from the full softmax of the logits.
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ChatMessage } from "../models/chat-template.js";
 import { cachedGguf, type GgufDtype } from "../models/gguf.js";
@@ -119,7 +120,8 @@ async function getLlama(gpu: string): Promise<NlcLlama> {
   if (!found) {
     found = (async () => {
       const nlc = await importNodeLlamaCpp();
-      const threads = process.env.PRECEPT_THREADS;
+      // node-llama-cpp's default is at least 4 threads; more threads than cores make llama.cpp's spinning workers crawl.
+      const threads = envInt("PRECEPT_THREADS") ?? availableParallelism();
       try {
         return await nlc.getLlama({
           build: "never",
@@ -128,7 +130,7 @@ async function getLlama(gpu: string): Promise<NlcLlama> {
           progressLogs: false,
           gpu: gpu === "false" ? false : gpu,
           logLevel: process.env.PRECEPT_LLAMA_LOG ?? "error",
-          ...(threads ? { maxThreads: Number(threads) } : {}),
+          maxThreads: threads,
         });
       } catch (error) {
         throw new Error(
@@ -159,6 +161,11 @@ export type LlamaCppOptions = {
    * Default `PRECEPT_LLAMA_KV_CACHE` or f16.
    */
   kvCache?: "f16" | "f32";
+  /**
+   * Threads a decode step uses (default `PRECEPT_LLAMA_THREADS`, else all of `PRECEPT_THREADS` or the cores).
+   * Tiny models decode fastest on one; llama.cpp's workers spin, so on a busy machine fewer is faster.
+   */
+  threads?: number;
   /** Where converted GGUF files are kept (default `PRECEPT_GGUF_CACHE` or ~/.cache/precept/gguf). */
   cacheDir?: string;
 };
@@ -246,7 +253,8 @@ export class LlamaCppProvider implements Provider {
       const f32 = (options.kvCache ?? process.env.PRECEPT_LLAMA_KV_CACHE ?? "f16") === "f32";
       // An F32 cache needs plain attention: llama.cpp's CPU flash attention rounds to F16 on the way.
       const precision = f32 ? { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", flashAttention: false } : {};
-      const context = await model.createContext({ contextSize, sequences, ...precision });
+      const threads = options.threads ?? envInt("PRECEPT_LLAMA_THREADS");
+      const context = await model.createContext({ contextSize, sequences, ...precision, ...(threads ? { threads } : {}) });
       const seqs = Array.from({ length: sequences }, () => context.getSequence());
       return new LlamaCppProvider(`llama:${source}`, dir, tokenizer, contextSize, path, llama.gpu, model, context, seqs);
     } catch (error) {
