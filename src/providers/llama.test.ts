@@ -123,7 +123,9 @@ describe.skipIf(!available)("llama: provider", () => {
             ids.map((p, i) => [...p, ...(completions[i] as number[])]),
             { from: ids.map((p) => p.length) },
           );
-          scores.forEach((s, i) => expect(maxDiff(scored[i] as Float32Array, s.logprobs)).toBeLessThan(tolerance));
+          scores.forEach((s, i) => {
+            expect(maxDiff(scored[i] as Float32Array, s.logprobs)).toBeLessThan(tolerance);
+          });
         } finally {
           await llama.dispose();
         }
