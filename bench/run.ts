@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<void>> = {
   train: async () => (await import("./train.js")).runTrainBench(),
   serve: async () => (await import("./serve.js")).runServeBench(),
   cai: async () => (await import("./cai.js")).runCaiBench(),
+  llama: async () => (await import("./llama.js")).runLlamaBench(),
   scale: async () => (await import("./scale.js")).runScaleBench(),
 };
 
