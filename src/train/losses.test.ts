@@ -208,7 +208,7 @@ describe("dpoLoss", () => {
   });
 
   it("rejects label smoothing with IPO and a non-positive beta", () => {
-    expect(() => dpoLoss({ ...batch(), lossType: "ipo", labelSmoothing: 0.1 })).toThrow(/sigmoid loss only/);
+    expect(() => dpoLoss({ ...batch(), lossType: "ipo", labelSmoothing: 0.1 })).toThrow(/sigmoid and robust losses only/);
     expect(() => dpoLoss({ ...batch(), beta: 0 })).toThrow(/beta must be > 0/);
   });
 });
@@ -489,16 +489,21 @@ describe("grpoLoss", () => {
     // Row means: (−1.2 − 0.9940511)/2 = −1.0970256 and 0.8007492; loss = mean = −0.1481382
     // (a mean over all three tokens would be −0.4644340).
     // kl = (0 + 0.1487213 + 0.0187308) / 3 = 0.0558173; clip_ratio = 2/3.
-    const out = await read(grpoLoss({ ...inputs(), refLogprobs: arr(ref), beta: 0.04, clipRange: 0.2 }));
+    const out = await read(grpoLoss({ ...inputs(), refLogprobs: arr(ref), beta: 0.04, clipRange: 0.2, lossType: "grpo" }));
     expect(out.loss).toBeCloseTo(-0.1481382, 5);
-    expectClose(out.metrics, { kl: 0.0558173, clip_ratio: 2 / 3 });
+    expectClose(out.metrics, {
+      kl: 0.0558173,
+      "clip_ratio/low_mean": 1 / 3,
+      "clip_ratio/high_mean": 1 / 3,
+      "clip_ratio/region_mean": 2 / 3,
+    });
   });
 
   it("with β = 0 needs no reference model", async () => {
     // ((−1.2 − 1)/2 + 0.8) / 2 = −0.15.
-    const out = await read(grpoLoss(inputs()));
+    const out = await read(grpoLoss({ ...inputs(), lossType: "grpo" }));
     expect(out.loss).toBeCloseTo(-0.15, 5);
-    expectClose(out.metrics, { clip_ratio: 2 / 3 });
+    expectClose(out.metrics, { "clip_ratio/low_mean": 1 / 3, "clip_ratio/high_mean": 1 / 3, "clip_ratio/region_mean": 2 / 3 });
     expect(() => grpoLoss({ ...inputs(), beta: 0.1 })).toThrow(/needs refLogprobs/);
   });
 
@@ -517,6 +522,7 @@ describe("grpoLoss", () => {
               [1, 0],
             ]),
             beta: 0.3,
+            lossType: "grpo",
           }),
         ),
       start,
