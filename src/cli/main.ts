@@ -15,6 +15,7 @@ import {
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addDataCommands } from "./data.js";
+import { addEvalCommands } from "./eval.js";
 import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
@@ -29,6 +30,17 @@ function positiveInt(value: string): string {
 function wholeNumber(value: string): string {
   anyInt(value);
   return value.trim();
+}
+
+/** A comma-separated list option (`a,b`); repeating the option adds to it. */
+function list(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
 }
 
 export function buildProgram(): Command {
@@ -105,13 +117,36 @@ export function buildProgram(): Command {
     .requiredOption("--model <dir>", "model directory, local:DIR or hf:Org/Name@revision")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", positiveInt, "8000")
-    .option("--token <token>", "require Authorization: Bearer <token> (or PRECEPT_SERVE_TOKEN)")
+    .addOption(
+      new Option(
+        "--token <token>",
+        "require Authorization: Bearer <token>; prefer the environment variable, as a --token shows in `ps` to every user",
+      ).env("PRECEPT_SERVE_TOKEN"),
+    )
     .option("--name <name>", "model name clients see (default: the directory name)")
-    .action(async (options: { model: string; host: string; port: string; token?: string; name?: string }) => {
-      const { runServe } = await import("./serve.js");
-      const token = options.token ?? process.env.PRECEPT_SERVE_TOKEN;
-      await runServe({ ...options, port: Number(options.port), ...(token ? { token } : {}) });
-    });
+    .option(
+      "--allowed-hosts <names>",
+      "comma-separated Host header names to answer besides localhost, 127.0.0.1, ::1 and --host (* for any); others get 403",
+      list,
+    )
+    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the API (CORS; default: none)", list)
+    .action(
+      async (options: {
+        model: string;
+        host: string;
+        port: string;
+        token?: string;
+        name?: string;
+        allowedHosts?: string[];
+        corsOrigin?: string[];
+      }) => {
+        const { runServe } = await import("./serve.js");
+        if (options.token && options.token !== process.env.PRECEPT_SERVE_TOKEN)
+          console.warn("precept serve: note: a --token shows in `ps` to every user of this machine; set PRECEPT_SERVE_TOKEN instead");
+        const { corsOrigin, ...rest } = options;
+        await runServe({ ...rest, port: Number(options.port), ...(corsOrigin ? { corsOrigins: corsOrigin } : {}) });
+      },
+    );
 
   const constitution = program.command("constitution").description("check, read and compare constitutions (YAML or JSON)");
   constitution
@@ -232,6 +267,7 @@ export function buildProgram(): Command {
   addCaiCommands(program);
   addAnnotateCommands(program);
   addWorldCommands(program);
+  addEvalCommands(program);
 
   return program;
 }

@@ -4,25 +4,65 @@ import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import { createOpenAiApp } from "../server/openai.js";
 
+/** Addresses that listen on every interface: any machine on the network (or any page, through rebinding) can reach them. */
+const EVERY_ADDRESS = new Set(["0.0.0.0", "::", "[::]"]);
+
+/** Why listening failed, in one line that says what to do. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const at = `cannot listen on ${host}:${port}`;
+  const why: Record<string, string> = {
+    EADDRINUSE: "the port is in use (choose another with --port)",
+    EACCES: "permission denied (ports below 1024 need privileges; choose another with --port)",
+    EADDRNOTAVAIL: "this machine has no such address (check --host)",
+    ENOTFOUND: "no such host (check --host)",
+    EAI_AGAIN: "the host name could not be resolved (check --host)",
+  };
+  return new Error(`${at}: ${why[err.code ?? ""] ?? `${err.message} (check --host and --port)`}`);
+}
+
 export async function runServe(options: {
   model: string;
   host: string;
   port: number;
   token?: string;
   name?: string;
+  /** `Host:` names to answer besides the loopback names and the bound host (`*`: any). */
+  allowedHosts?: string[];
+  /** Browser origins allowed to call the API (CORS). */
+  corsOrigins?: string[];
 }): Promise<{ close: () => Promise<void>; port: number }> {
   await initEngine();
   const model = await loadModel(options.model);
   const name = options.name ?? options.model.replace(/\/+$/, "").split("/").pop() ?? "model";
-  const app = createOpenAiApp({ model, name, ...(options.token ? { token: options.token } : {}) });
-  return new Promise((resolve) => {
+  const everywhere = EVERY_ADDRESS.has(options.host);
+  const app = createOpenAiApp({
+    model,
+    name,
+    ...(options.token ? { token: options.token } : {}),
+    // The bound host is a name clients use; "0.0.0.0" is not one.
+    allowedHosts: [...(everywhere ? [] : [options.host]), ...(options.allowedHosts ?? [])],
+    corsOrigins: options.corsOrigins ?? [],
+  });
+  if (everywhere && !options.token)
+    console.warn(
+      `precept serve: warning: listening on ${options.host} without a token: anyone who can reach this machine can use the model; set PRECEPT_SERVE_TOKEN`,
+    );
+  return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
       console.log(
         `precept serve: ${name} on http://${options.host}:${info.port}/v1 (OpenAI-compatible${options.token ? ", bearer token required" : ""})`,
       );
+      if (everywhere)
+        console.log(
+          "  requests must name this machine in their Host header as localhost or 127.0.0.1, or a name given with --allowed-hosts",
+        );
       if (model.tokenizer?.chatTemplate === null)
         console.log("  the model has no chat template (tokenizer_config.json): /v1/chat/completions answers 400; /v1/completions works");
       resolve({ port: info.port, close: () => new Promise((done) => server.close(() => done())) });
+    });
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      model.dispose();
+      reject(listenError(err, options.host, options.port));
     });
   });
 }

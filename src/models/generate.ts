@@ -41,6 +41,8 @@ export const generateOptionsSchema = z.object({
 export type GenerateOptions = z.input<typeof generateOptionsSchema> & {
   /** Called for each new token of each row as it is sampled (for streaming). */
   onToken?: (row: number, token: number, logprob: number) => void;
+  /** Stops generation between decode steps once aborted (a server's client went away), throwing an AbortError. */
+  signal?: AbortSignal;
 };
 
 export type Generation = {
@@ -110,6 +112,10 @@ function steps(model: ModelParts, slots: number): Steps {
 /** Generates continuations of token-id prompts. */
 export async function generateTokens(model: CausalLM, prompts: number[][], input: GenerateOptions = {}): Promise<Generation[]> {
   const options = generateOptionsSchema.parse(input);
+  const checkAborted = () => {
+    if (input.signal?.aborted) throw new DOMException("generation aborted", "AbortError");
+  };
+  checkAborted(); // before any array is made
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new Error(`prompt ${i} is empty: a causal LM needs at least one token to condition on (add a BOS token)`);
   });
@@ -143,6 +149,11 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
   try {
     for (let step = 0; step < options.maxNewTokens; step++) {
       const host = await readFloats(logits);
+      if (input.signal) {
+        // Let the event loop run (reading logits may not), so a server sees its client's socket close.
+        await new Promise((resolve) => setImmediate(resolve));
+        checkAborted(); // logits are read (freed); the catch below frees the cache
+      }
       const vocab = host.length / batch.batch;
       const next = new Int32Array(batch.batch);
       for (let b = 0; b < batch.batch; b++) {

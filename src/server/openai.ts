@@ -2,22 +2,29 @@
  * An OpenAI-compatible HTTP API over a local model (`precept serve`):
  * `GET /v1/models`, `POST /v1/completions` and `POST /v1/chat/completions`,
  * with `logprobs` / `top_logprobs`, `echo` (prompt log-probs, as vLLM), and
- * streaming as server-sent events. Requests are validated (400 with the
- * field), bodies are bounded (413), waiting requests are bounded (429), and a
- * bearer token can be required (401). Generation runs one request at a time:
- * the model lives in this process. Chat renders messages with the model's
- * chat template and also stops at the model's stop strings (generation_config.json).
+ * streaming as server-sent events. Requests are validated before anything
+ * runs (400 naming the field, also for streamed requests), bodies are bounded
+ * (413) and must be JSON (415), waiting requests are bounded (429), a bearer
+ * token can be required (401), and only local `Host:` names are answered (403)
+ * unless more are allowed; CORS is off unless origins are listed. Generation
+ * runs one request at a time (the model lives in this process) and stops when
+ * its client goes away. Chat renders messages with the model's chat template
+ * and also stops at the model's stop strings (generation_config.json).
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import { type Generation, generateTokens } from "../models/generate.js";
+import { type GenerateOptions, type Generation, generateTokens } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import { ApiError, errorBody, errorResponse, toApiError, zodError } from "./http-errors.js";
+import { allowHosts, LOOPBACK_HOSTS, requireBearer, requireJson } from "./request-guards.js";
 
-const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]).optional();
+const stopString = z.string().min(1, "a stop string must not be empty");
+const stopSchema = z.union([stopString, z.array(stopString).max(4)]).optional();
 const common = {
   model: z.string().optional(),
   max_tokens: z.number().int().positive().max(4096).optional(),
@@ -36,7 +43,15 @@ const completionSchema = z.object({
 });
 const chatSchema = z.object({
   ...common,
-  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant", "tool", "developer"]), content: z.string() })).min(1),
+  messages: z
+    .array(
+      z.object({
+        role: z.enum(["system", "user", "assistant", "tool", "developer"]),
+        // A string, or content parts as current SDKs send them (only text parts are accepted, see messageText).
+        content: z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }))]),
+      }),
+    )
+    .min(1),
   max_completion_tokens: z.number().int().positive().max(4096).optional(),
   logprobs: z.boolean().default(false),
   top_logprobs: z.number().int().min(0).max(20).optional(),
@@ -52,18 +67,30 @@ export type ServerOptions = {
   maxBodyBytes?: number;
   /** Requests allowed to wait for the model; more get 429. */
   maxQueue?: number;
+  /** `Host:` names answered besides localhost, 127.0.0.1 and ::1 (`*`: any); others get 403 (DNS rebinding). */
+  allowedHosts?: readonly string[];
+  /** Browser origins allowed to call the API (CORS); none by default. */
+  corsOrigins?: readonly string[];
+  /** Where notices go (a client that went away); default console.log. */
+  log?: (line: string) => void;
 };
 
-function error(status: 400 | 401 | 404 | 413 | 429 | 500, message: string, param: string | null = null) {
-  const type =
-    status === 401
-      ? "authentication_error"
-      : status === 429
-        ? "rate_limit_error"
-        : status >= 500
-          ? "server_error"
-          : "invalid_request_error";
-  return Response.json({ error: { message, type, param, code: null } }, { status });
+/** One chat message's text: the string, or its text parts joined by newlines (as vLLM); other parts are refused. */
+function messageText(content: string | { type: string; text?: string | undefined }[], index: number): string {
+  if (typeof content === "string") return content;
+  return content
+    .map((part, j) => {
+      const at = `messages[${index}].content[${j}]`;
+      if (part.type !== "text")
+        throw new ApiError(
+          400,
+          `${at}.type: only text parts are supported (this model reads text), not ${JSON.stringify(part.type)}`,
+          `${at}.type`,
+        );
+      if (part.text === undefined) throw new ApiError(400, `${at}.text: a text part needs its text`, `${at}.text`);
+      return part.text;
+    })
+    .join("\n");
 }
 
 /**
@@ -131,34 +158,89 @@ class Queue {
   }
 }
 
-export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, maxQueue = 64 }: ServerOptions): Hono {
+export function createOpenAiApp({
+  model,
+  name,
+  token,
+  maxBodyBytes = 1 << 20,
+  maxQueue = 64,
+  allowedHosts = [],
+  corsOrigins = [],
+  log = console.log,
+}: ServerOptions): Hono {
   const tokenizer = model.tokenizer;
   if (!tokenizer) throw new Error(`${name}: serving needs a model with a tokenizer`);
   const queue = new Queue(maxQueue);
   const app = new Hono();
-  app.onError((err) => error(500, `internal error: ${err.message}`));
-  app.notFound((c) => error(404, `no route ${c.req.method} ${c.req.path}`));
-  app.use("/v1/*", async (c, next) => {
-    if (token && c.req.header("authorization") !== `Bearer ${token}`) return error(401, "missing or wrong bearer token");
-    await next();
+  app.onError((err, c) => {
+    // Nobody is listening any more (nginx's "client closed request").
+    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    const e = toApiError(err);
+    return errorResponse(e.status, e.message, e.param);
   });
-  app.use("/v1/*", bodyLimit({ maxSize: maxBodyBytes, onError: () => error(413, `request body larger than ${maxBodyBytes} bytes`) }));
+  app.notFound((c) => errorResponse(404, `no route ${c.req.method} ${c.req.path}`));
+  // Order matters: a foreign Host is refused first; a CORS preflight is answered before auth (browsers send no token with it).
+  app.use("*", allowHosts([...LOOPBACK_HOSTS, ...allowedHosts]));
+  if (corsOrigins.length > 0)
+    app.use(
+      "/v1/*",
+      cors({ origin: [...corsOrigins], allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }),
+    );
+  if (token) app.use("/v1/*", requireBearer(token));
+  app.use("/v1/*", requireJson());
+  app.use(
+    "/v1/*",
+    bodyLimit({ maxSize: maxBodyBytes, onError: () => errorResponse(413, `request body larger than ${maxBodyBytes} bytes`) }),
+  );
 
   app.get("/v1/models", (c) => c.json({ object: "list", data: [{ id: name, object: "model", created: 0, owned_by: "precept" }] }));
 
-  async function parse<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S> | Response> {
+  async function parse<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S>> {
     let body: unknown;
     try {
       body = await request.json();
     } catch {
-      return error(400, "the request body is not valid JSON");
+      throw new ApiError(400, "the request body is not valid JSON");
     }
     const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-      return error(400, `${issue.path.join(".") || "body"}: ${issue.message}`, issue.path.join(".") || null);
-    }
+    if (!parsed.success) throw zodError(parsed.error);
+    if (queue.full) throw new ApiError(429, "the server is busy; retry later");
     return parsed.data;
+  }
+
+  /** Generates in turn with the queue, stopping (and saying so) when the request's client goes away. */
+  async function generate(c: Context, ids: number[][], options: GenerateOptions): Promise<Generation[]> {
+    const signal = c.req.raw.signal;
+    try {
+      return await queue.run(() => generateTokens(model, ids, { ...options, signal }));
+    } catch (err) {
+      if (signal.aborted) log(`precept serve: ${c.req.method} ${c.req.path}: the client went away; generation stopped`);
+      throw err;
+    }
+  }
+
+  /**
+   * A response streamed as server-sent events. `body` writes the events (`send` keeps them in order
+   * without waiting); a failure once streaming started becomes an error event, which OpenAI's SDKs
+   * raise, and every stream ends with `[DONE]`.
+   */
+  function sse(c: Context, body: (send: (data: object) => void) => Promise<void>): Response {
+    return streamSSE(c, async (stream) => {
+      let written: Promise<void> = Promise.resolve();
+      const send = (data: object) => {
+        written = written.then(() => stream.writeSSE({ data: JSON.stringify(data) }));
+      };
+      try {
+        await body(send);
+        await written;
+      } catch (err) {
+        await written.catch(() => {});
+        if (c.req.raw.signal.aborted) return;
+        const e = toApiError(err);
+        await stream.writeSSE({ data: JSON.stringify(errorBody(e.status, e.message, e.param)) });
+      }
+      await stream.writeSSE({ data: "[DONE]" });
+    });
   }
 
   const stops = (stop: string | string[] | null | undefined) => (stop ? (Array.isArray(stop) ? stop : [stop]) : []);
@@ -167,24 +249,30 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
   const created = () => Math.floor(Date.now() / 1000);
   const { maxPositions } = model.dims;
 
-  /** New tokens for a request: what it asks for (or a default), within what the context has room for; a string is the 400 message. */
-  function tokenBudget(promptLength: number, asked: number | undefined, fallback: number, field: string): number | string {
+  /** New tokens for a request: what it asks for (or a default clipped to the room left), refused when it does not fit the context. */
+  function tokenBudget(promptLength: number, asked: number | undefined, fallback: number, field: string, promptField: string): number {
     const room = maxPositions - promptLength;
-    if (room < 1) return `the prompt has ${promptLength} tokens, which leaves no room in the model's ${maxPositions}-token context`;
+    if (room < 1)
+      throw new ApiError(
+        400,
+        `${promptField}: the prompt has ${promptLength} tokens, which leaves no room in the model's ${maxPositions}-token context`,
+        promptField,
+      );
     if (asked !== undefined && asked > room)
-      return `${field}: ${asked} new tokens do not fit after a ${promptLength}-token prompt in the model's ${maxPositions}-token context (at most ${room})`;
+      throw new ApiError(
+        400,
+        `${field}: ${asked} new tokens do not fit after a ${promptLength}-token prompt in the model's ${maxPositions}-token context (at most ${room})`,
+        field,
+      );
     return asked ?? Math.min(fallback, room);
   }
 
   app.post("/v1/completions", async (c) => {
     const body = await parse(c.req.raw, completionSchema);
-    if (body instanceof Response) return body;
-    if (queue.full) return error(429, "the server is busy; retry later");
     const prompts = Array.isArray(body.prompt) ? body.prompt : [body.prompt];
     const ids = prompts.map((p) => tokenizer.encode(p));
-    if (ids.some((p) => p.length === 0)) return error(400, "prompt: must not be empty", "prompt");
-    const maxTokens = tokenBudget(Math.max(...ids.map((p) => p.length)), body.max_tokens, 16, "max_tokens");
-    if (typeof maxTokens === "string") return error(400, maxTokens, "max_tokens");
+    if (ids.some((p) => p.length === 0)) throw new ApiError(400, "prompt: must not be empty", "prompt");
+    const maxTokens = tokenBudget(Math.max(...ids.map((p) => p.length)), body.max_tokens, 16, "max_tokens", "prompt");
     const options = {
       maxNewTokens: maxTokens,
       temperature: body.temperature,
@@ -194,62 +282,51 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
       ...(body.top_p ? { topP: body.top_p } : {}),
     };
     if (body.stream) {
-      return streamSSE(c, async (stream) => {
+      return sse(c, async (send) => {
         const responseId = id("cmpl");
-        const chunks: Promise<void>[] = [];
         const texts = ids.map(() => new StreamedText(tokenizer, options.stop));
         const chunk = (index: number, text: string, finishReason: string | null) =>
-          stream.writeSSE({
-            data: JSON.stringify({
-              id: responseId,
-              object: "text_completion",
-              created: created(),
-              model: name,
-              choices: [{ index, text, finish_reason: finishReason }],
-            }),
+          send({
+            id: responseId,
+            object: "text_completion",
+            created: created(),
+            model: name,
+            choices: [{ index, text, finish_reason: finishReason }],
           });
-        const results = await queue.run(() =>
-          generateTokens(model, ids, {
-            ...options,
-            onToken: (row, token) => {
-              const text = (texts[row] as StreamedText).push(token);
-              if (text) chunks.push(chunk(row, text, null));
-            },
-          }),
-        );
-        await Promise.all(chunks);
+        const results = await generate(c, ids, {
+          ...options,
+          onToken: (row, token) => {
+            const text = (texts[row] as StreamedText).push(token);
+            if (text) chunk(row, text, null);
+          },
+        });
         for (const [index, g] of results.entries()) {
           const rest = (texts[index] as StreamedText).rest(g.text ?? "");
-          if (rest) await chunk(index, rest, null);
-          await chunk(index, "", finish(g));
+          if (rest) chunk(index, rest, null);
+          chunk(index, "", finish(g));
         }
-        await stream.writeSSE({ data: "[DONE]" });
       });
     }
-    try {
-      const results = await queue.run(() => generateTokens(model, ids, options));
-      const echoed = body.echo && body.logprobs !== null && body.logprobs !== undefined ? await queue.run(() => promptLogprobs(ids)) : null;
-      const choices = results.map((g, index) => {
-        const text = g.text ?? "";
-        const logprobs =
-          body.logprobs === null || body.logprobs === undefined
-            ? null
-            : completionLogprobs(g, ids[index] as number[], echoed?.[index] ?? null, body.echo);
-        return { index, text: body.echo ? `${prompts[index]}${text}` : text, finish_reason: finish(g), logprobs };
-      });
-      const completionTokens = results.reduce((n, g) => n + g.tokens.length, 0);
-      const promptTokens = ids.reduce((n, p) => n + p.length, 0);
-      return c.json({
-        id: id("cmpl"),
-        object: "text_completion",
-        created: created(),
-        model: name,
-        choices,
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-      });
-    } catch (err) {
-      return error(400, (err as Error).message);
-    }
+    const results = await generate(c, ids, options);
+    const echoed = body.echo && body.logprobs !== null && body.logprobs !== undefined ? await queue.run(() => promptLogprobs(ids)) : null;
+    const choices = results.map((g, index) => {
+      const text = g.text ?? "";
+      const logprobs =
+        body.logprobs === null || body.logprobs === undefined
+          ? null
+          : completionLogprobs(g, ids[index] as number[], echoed?.[index] ?? null, body.echo);
+      return { index, text: body.echo ? `${prompts[index]}${text}` : text, finish_reason: finish(g), logprobs };
+    });
+    const completionTokens = results.reduce((n, g) => n + g.tokens.length, 0);
+    const promptTokens = ids.reduce((n, p) => n + p.length, 0);
+    return c.json({
+      id: id("cmpl"),
+      object: "text_completion",
+      created: created(),
+      model: name,
+      choices,
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    });
   });
 
   /** Log-probs of each prompt token given the ones before it (the first has none), for `echo`. */
@@ -285,10 +362,9 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
 
   app.post("/v1/chat/completions", async (c) => {
     const body = await parse(c.req.raw, chatSchema);
-    if (body instanceof Response) return body;
-    if (queue.full) return error(429, "the server is busy; retry later");
+    const messages = body.messages.map((m, i) => ({ role: m.role, content: messageText(m.content, i) }));
     if (tokenizer.chatTemplate === null) {
-      return error(
+      throw new ApiError(
         400,
         `${name} has no chat template (no chat_template in its tokenizer_config.json), so its messages cannot be turned into a prompt: ` +
           "add the template of the format the model was trained on (Precept's HUMAN_ASSISTANT_TEMPLATE and CHATML_TEMPLATE are ready-made), " +
@@ -298,15 +374,14 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
     }
     let prompt: string;
     try {
-      prompt = tokenizer.applyChatTemplate(body.messages, { addGenerationPrompt: true });
+      prompt = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     } catch (err) {
-      return error(400, `messages: ${(err as Error).message}`, "messages");
+      throw new ApiError(400, `messages: ${(err as Error).message}`, "messages");
     }
     // The template writes any BOS itself, as in `transformers`' apply_chat_template.
     const ids = [tokenizer.encode(prompt, { addSpecialTokens: false })];
     const field = body.max_completion_tokens !== undefined ? "max_completion_tokens" : "max_tokens";
-    const maxNewTokens = tokenBudget((ids[0] as number[]).length, body.max_completion_tokens ?? body.max_tokens, 256, field);
-    if (typeof maxNewTokens === "string") return error(400, maxNewTokens, field);
+    const maxNewTokens = tokenBudget((ids[0] as number[]).length, body.max_completion_tokens ?? body.max_tokens, 256, field, "messages");
     const options = {
       maxNewTokens,
       temperature: body.temperature,
@@ -317,35 +392,24 @@ export function createOpenAiApp({ model, name, token, maxBodyBytes = 1 << 20, ma
       ...(body.top_p ? { topP: body.top_p } : {}),
     };
     if (body.stream) {
-      return streamSSE(c, async (stream) => {
-        const responseId = id("chatcmpl");
-        const base = { id: responseId, object: "chat.completion.chunk", created: created(), model: name };
-        await stream.writeSSE({
-          data: JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }),
-        });
-        const chunks: Promise<void>[] = [];
+      return sse(c, async (send) => {
+        const base = { id: id("chatcmpl"), object: "chat.completion.chunk", created: created(), model: name };
+        send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
         const text = new StreamedText(tokenizer, options.stop);
-        const delta = (content: string) =>
-          stream.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }) });
-        const [result] = await queue.run(() =>
-          generateTokens(model, ids, {
-            ...options,
-            onToken: (_row, token) => {
-              const content = text.push(token);
-              if (content) chunks.push(delta(content));
-            },
-          }),
-        );
-        await Promise.all(chunks);
-        const rest = text.rest((result as Generation).text ?? "");
-        if (rest) await delta(rest);
-        await stream.writeSSE({
-          data: JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish(result as Generation) }] }),
+        const delta = (content: string) => send({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+        const [result] = await generate(c, ids, {
+          ...options,
+          onToken: (_row, token) => {
+            const content = text.push(token);
+            if (content) delta(content);
+          },
         });
-        await stream.writeSSE({ data: "[DONE]" });
+        const rest = text.rest((result as Generation).text ?? "");
+        if (rest) delta(rest);
+        send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish(result as Generation) }] });
       });
     }
-    const [g] = await queue.run(() => generateTokens(model, ids, options));
+    const [g] = await generate(c, ids, options);
     const result = g as Generation;
     const content = result.text ?? "";
     // Log-probs of the tokens that make up the reply: not the EOS, nor what came after a stop string.
