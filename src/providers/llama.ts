@@ -311,6 +311,8 @@ export class LlamaCppProvider implements Provider {
       seed?: number;
       topLogprobs?: number;
       eosTokenIds?: number[];
+      /** False: leave `text` empty and skip decoding (ids only; stop strings then need it true). */
+      decode?: boolean;
     } = {},
   ): Promise<TokenGeneration[]> {
     prompts.forEach((p, i) => {
@@ -356,6 +358,7 @@ export class LlamaCppProvider implements Provider {
             }
             if (result.tokens.length >= maxNew) break;
           }
+          if (options.decode === false) return result;
           let text = this.tokenizer.decode(result.tokens, { skipSpecialTokens: true });
           for (const s of stop) {
             const at = text.indexOf(s);
