@@ -104,7 +104,23 @@ export const grpoConfigSchema = trainingConfigSchema.extend({
   ...groupFields,
   learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
   beta: z.number().min(0).default(0).describe("β of the k3 KL term in the loss (0: no reference model needed)"),
-  scale_rewards: z.boolean().default(true).describe("divide group-centred rewards by the group's standard deviation"),
+  loss_type: z
+    .enum(["grpo", "bnpo", "dr_grpo", "dapo"])
+    .default("dapo")
+    .describe(
+      "token-loss normalisation: dapo (tokens of the batch), grpo (per sequence; length-biased), bnpo, dr_grpo (B·response_length)",
+    ),
+  epsilon_high: z.number().positive().nullable().default(null).describe("upper clip ε_high (DAPO clip-higher, e.g. 0.28; null: epsilon)"),
+  scale_rewards: z
+    .preprocess((v) => (v === true ? "group" : v === false ? "none" : v), z.enum(["group", "batch", "none"]))
+    .default("group")
+    .describe("divide centred rewards by the std of the group, of the whole batch, or not at all (true = group, false = none)"),
+  mask_truncated_completions: z.boolean().default(false).describe("leave completions that did not end with EOS out of the loss"),
+  reward_weights: z
+    .array(z.number())
+    .nullable()
+    .default(null)
+    .describe("weight of each reward function in the summed reward (null: all 1)"),
 });
 export type GrpoConfig = z.output<typeof grpoConfigSchema>;
 

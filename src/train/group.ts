@@ -6,22 +6,30 @@
  *   reference is subtracted from the reward (β = kl_coef), advantage = r −
  *   mean of the other G − 1 rewards, same clipped surrogate.
  * Rewards come from reward functions or verifiers (code that checks an answer)
- * as well as reward models.
+ * as well as reward models; GRPO takes several, summed with `reward_weights`.
+ * GRPO has TRL's loss types (`dapo` by default: token-level normalisation,
+ * no length bias; `grpo` is the original per-sequence mean), clip-higher
+ * (`epsilon_high`), `scale_rewards` group | batch | none and
+ * `mask_truncated_completions`, and logs TRL's metrics.
  */
 import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
-import { grpoAdvantages, klEstimate, rlooAdvantages } from "./advantages.js";
+import { klEstimate, rlooAdvantages } from "./advantages.js";
 import type { GrpoConfig, RlooConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
-import { type OnlineTrainerInputs, penalizeMissingEos, scoreResponses } from "./ppo.js";
+import { type OnlineTrainerInputs, penalizeMissingEos, type RewardSource, scoreResponses } from "./ppo.js";
 import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
 import { headGradients } from "./sft.js";
 
 type Kind = "grpo" | "rloo";
 
-export async function trainGrpo(inputs: OnlineTrainerInputs<GrpoConfig>) {
+/** A reward function or model with the name its metrics are logged under (`rewards/<name>/mean`). */
+export type NamedReward = RewardSource & { name?: string };
+type GroupInputs<C> = Omit<OnlineTrainerInputs<C>, "reward"> & { reward: RewardSource | NamedReward[] };
+
+export async function trainGrpo(inputs: GroupInputs<GrpoConfig>) {
   return trainGroup("grpo", inputs);
 }
 
@@ -29,8 +37,52 @@ export async function trainRloo(inputs: OnlineTrainerInputs<RlooConfig>) {
   return trainGroup("rloo", inputs);
 }
 
-async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, resume }: OnlineTrainerInputs<GrpoConfig | RlooConfig>) {
+function rewardName(reward: NamedReward, index: number): string {
+  if (reward.name) return reward.name;
+  if ("fn" in reward && reward.fn.name && reward.fn.name !== "fn") return reward.fn.name;
+  return "model" in reward ? `reward_model_${index}` : `reward_${index}`;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+/** torch's `Tensor.std`: the unbiased (n − 1) estimate. */
+const std = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+};
+
+/**
+ * GRPO advantages as TRL computes them: r − mean of the group, divided by
+ * (σ + 1e-4) with σ the group's std (`group`), the whole batch's (`batch`), or
+ * not divided (`none`). Also each sample's σ (the group's for `none`), for
+ * `reward_std` and `frac_reward_zero_std`.
+ */
+export function scaledAdvantages(rewards: number[], groupSize: number, scale: "group" | "batch" | "none") {
+  const advantages: number[] = [];
+  const stds: number[] = [];
+  const batchStd = std(rewards);
+  for (let start = 0; start < rewards.length; start += groupSize) {
+    const group = rewards.slice(start, start + groupSize);
+    const groupMean = mean(group);
+    const sigma = scale === "batch" ? batchStd : std(group);
+    for (const r of group) {
+      advantages.push(scale === "none" ? r - groupMean : (r - groupMean) / (sigma + 1e-4));
+      stds.push(sigma);
+    }
+  }
+  return { advantages, stds };
+}
+
+async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, resume }: GroupInputs<GrpoConfig | RlooConfig>) {
   if (prompts.length === 0) throw new Error(`${kind}: no prompts`);
+  const rewards = Array.isArray(reward) ? reward : [reward];
+  if (rewards.length === 0) throw new Error(`${kind}: no reward functions`);
+  const names = rewards.map(rewardName);
+  const grpo = kind === "grpo" ? (config as GrpoConfig) : null;
+  const weights = grpo?.reward_weights ?? rewards.map(() => 1);
+  if (weights.length !== rewards.length) {
+    throw new Error(`${kind}: ${weights.length} reward_weights for ${rewards.length} reward functions`);
+  }
   const groupSize = config.num_generations;
   const promptsPerBatch = Math.max(1, Math.floor(config.per_device_train_batch_size / groupSize));
   const iterations = config.total_episodes
@@ -56,15 +108,20 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
         const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
         const { logprobs, entropy, values } = scoreTokens(policy, params, batch, config.temperature, headGradients(core.baseTrains));
         values?.dispose();
-        entropy.dispose();
+        if (!needsReference) batch.refLogprobs.dispose();
         const { loss, metrics } = grpoLoss({
           logprobs,
           oldLogprobs: batch.oldLogprobs,
-          refLogprobs: batch.refLogprobs,
+          ...(needsReference ? { refLogprobs: batch.refLogprobs } : {}),
           advantages: batch.advantages,
           mask: batch.mask,
+          entropy,
           clipRange: config.epsilon,
+          clipRangeHigh: grpo?.epsilon_high ?? config.epsilon,
           beta,
+          // RLOO keeps the per-sequence mean it has always had.
+          lossType: grpo?.loss_type ?? "grpo",
+          maxCompletionLength: config.response_length,
         });
         return [loss, metrics];
       },
@@ -73,6 +130,7 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
   );
 
   const history: Record<string, number>[] = [];
+  let tokensSeen = 0;
   core.startProgress();
   try {
     while (core.step < core.totalSteps) {
@@ -89,9 +147,14 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
       const width = rollout.width - 1;
       const old = await scoreRolloutOnHost(policy, rollout, config.temperature);
       const reference = needsReference ? await scoreRolloutOnHost(ref, rollout, config.temperature) : null;
-      let scores = await scoreResponses(reward, rollout, policy);
+      const perFunction: number[][] = [];
+      for (const source of rewards) perFunction.push(await scoreResponses(source, rollout, policy));
+      let scores = rollout.responses.map((_, b) => perFunction.reduce((sum, s, f) => sum + (weights[f] as number) * (s[b] as number), 0));
       scores = penalizeMissingEos(scores, rollout, config.missing_eos_penalty);
       const mask = rollout.responseMask;
+      if (grpo?.mask_truncated_completions) {
+        for (let b = 0; b < rows; b++) if (!rollout.endedWithEos[b]) mask.fill(0, b * width, (b + 1) * width);
+      }
       const sequenceKl = scores.map((_, b) => {
         if (!reference) return 0;
         let sum = 0;
@@ -101,11 +164,9 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
         }
         return sum;
       });
-      const rewards = kind === "rloo" ? scores.map((s, b) => s - (config as RlooConfig).kl_coef * (sequenceKl[b] as number)) : scores;
-      const advantages =
-        kind === "rloo"
-          ? rlooAdvantages(rewards, groupSize)
-          : grpoAdvantages(rewards, groupSize, { scaleRewards: (config as GrpoConfig).scale_rewards });
+      const shaped = kind === "rloo" ? scores.map((s, b) => s - (config as RlooConfig).kl_coef * (sequenceKl[b] as number)) : scores;
+      const scaled = grpo ? scaledAdvantages(shaped, groupSize, grpo.scale_rewards) : null;
+      const advantages = scaled ? scaled.advantages : rlooAdvantages(shaped, groupSize);
       const sums: Record<string, number> = {};
       for (let iteration = 0; iteration < config.num_iterations; iteration++) {
         const arrays = rolloutArrays(rollout);
@@ -128,16 +189,29 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
         for (const [name, value] of Object.entries(metrics)) sums[name] = (sums[name] ?? 0) + (await readNumber(value));
         await core.applyGradients(grads, lossValue);
       }
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const lengths = rollout.responses.map((r) => r.length);
+      for (const a of rollout.attention) tokensSeen += a;
+      const groupStds = Array.from({ length: rows / groupSize }, (_, g) => std(scores.slice(g * groupSize, (g + 1) * groupSize)));
+      const stds = scaled?.stds ?? groupStds;
       const record: Record<string, number> = {
         reward: mean(scores),
-        reward_std: Math.sqrt(mean(scores.map((s) => (s - mean(scores)) ** 2))),
+        reward_std: mean(stds),
+        frac_reward_zero_std: mean(stds.map((s) => (Math.abs(s) < 1e-8 ? 1 : 0))),
         "objective/kl": mean(sequenceKl),
-        completion_length: mean(rollout.responses.map((r) => r.length)),
+        completion_length: mean(lengths),
+        "completions/mean_length": mean(lengths),
+        "completions/min_length": Math.min(...lengths),
+        "completions/max_length": Math.max(...lengths),
+        "completions/clipped_ratio": mean(rollout.endedWithEos.map((e) => (e ? 0 : 1))),
+        num_tokens: tokensSeen,
         lr: core.learningRate,
         episode: core.step * promptsPerBatch * groupSize,
       };
       for (const [name, value] of Object.entries(sums)) record[name] = value / config.num_iterations;
+      for (const [f, name] of names.entries()) {
+        record[`rewards/${name}/mean`] = mean(perFunction[f] as number[]);
+        record[`rewards/${name}/std`] = std(perFunction[f] as number[]);
+      }
       history.push({ step: core.step, ...record });
       core.log(record);
       if (config.save_steps > 0 && core.step % config.save_steps < config.num_iterations && core.step < core.totalSteps) await core.save();
