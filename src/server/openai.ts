@@ -204,13 +204,18 @@ export function createOpenAiApp({
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw zodError(parsed.error);
-    if (queue.full) throw new ApiError(429, "the server is busy; retry later");
     return parsed.data;
+  }
+
+  /** Refuses a request when too many wait; called just before the job is queued, with no await between (so requests cannot race past it). */
+  function admit(): void {
+    if (queue.full) throw new ApiError(429, "the server is busy; retry later");
   }
 
   /** Generates in turn with the queue, stopping (and saying so) when the request's client goes away. */
   async function generate(c: Context, ids: number[][], options: GenerateOptions): Promise<Generation[]> {
     const signal = c.req.raw.signal;
+    admit();
     try {
       return await queue.run(() => generateTokens(model, ids, { ...options, signal }));
     } catch (err) {
@@ -225,6 +230,7 @@ export function createOpenAiApp({
    * raise, and every stream ends with `[DONE]`.
    */
   function sse(c: Context, body: (send: (data: object) => void) => Promise<void>): Response {
+    admit(); // a 429 while it can still be a status
     return streamSSE(c, async (stream) => {
       let written: Promise<void> = Promise.resolve();
       const send = (data: object) => {
