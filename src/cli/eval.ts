@@ -1,0 +1,143 @@
+/** `precept eval run|classify|compare`: argument parsing and printing; the work is in src/eval/. */
+import { join } from "node:path";
+import type { Command } from "commander";
+import { itemProgress } from "./progress.js";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+type RunOptions = {
+  model: string;
+  suite: string[];
+  judge?: string;
+  constitution?: string;
+  ref?: string;
+  limit?: string;
+  concurrency: string;
+  maxTokens: string;
+  seed: string;
+  lease: string;
+  out: string;
+};
+
+export function addEvalCommands(program: Command): void {
+  const evaluation = program.command("eval").description("evaluate any model or provider on public benchmarks and your own prompts");
+  evaluation
+    .command("run")
+    .description(
+      "run suites (mc=FILE, prefs=FILE, xstest=FILE, harmful=FILE, prompts=FILE, sandbox) against a model; per-item JSONL and summary.json with 95% intervals in --out; rerun to continue after an interruption",
+    )
+    .requiredOption("--model <id>", "the model: local:DIR, hf:Org/Name, openai:MODEL, anthropic:MODEL")
+    .option("--suite <spec>", "a suite, KIND=FILE or sandbox (repeatable; NAME:KIND=FILE names it)", collect, [])
+    .option("--judge <id>", "a judge model (xstest, harmful, prompts)")
+    .option("--constitution <file>", "the constitution the prompts suite judges against")
+    .option("--ref <id>", "reference model: prefs scores DPO's implicit reward")
+    .option("--limit <n>", "only the first N items of each suite")
+    .option("--concurrency <n>", "items at once (a local model decodes them as one batch)", "8")
+    .option("--max-tokens <n>", "tokens per generated response", "256")
+    .option("--seed <n>", "seed", "0")
+    .option("--lease <seconds>", "how long a killed process's claimed items wait before being retried", "600")
+    .requiredOption("--out <dir>", "where results go (the store is <out>/precept.db unless --db is given)")
+    .action(async (o: RunOptions, command: Command) => {
+      if (o.suite.length === 0) throw new Error("give at least one --suite (e.g. --suite mc=hhh.jsonl)");
+      const { initEngine } = await import("../engine/device.js");
+      const { openProvider } = await import("../providers/open.js");
+      const { BatchingProvider } = await import("../providers/batching.js");
+      const { openStore } = await import("../store/store.js");
+      const { loadConstitution } = await import("../constitution/load.js");
+      const { runEvaluation, suiteFromSpec } = await import("../eval/index.js");
+      const suites = o.suite.map(suiteFromSpec);
+      await initEngine();
+      const concurrency = Number(o.concurrency);
+      const open = async (id: string) => new BatchingProvider(await openProvider(id), Math.max(1, concurrency));
+      const model = await open(o.model);
+      const judge = o.judge ? await open(o.judge) : undefined;
+      const ref = o.ref ? await open(o.ref) : undefined;
+      const db = command.optsWithGlobals<{ db: string }>().db;
+      const store = await openStore(db && db !== "precept.db" ? db : join(o.out, "precept.db"));
+      const bars = new Map<string, ReturnType<typeof itemProgress>>();
+      const bar = (suite: string) => {
+        let b = bars.get(suite);
+        if (!b) {
+          for (const other of bars.values()) other.stop();
+          b = itemProgress(`eval ${suite}`);
+          bars.set(suite, b);
+        }
+        return b;
+      };
+      try {
+        const { mkdirSync } = await import("node:fs");
+        mkdirSync(o.out, { recursive: true });
+        const summary = await runEvaluation(
+          suites,
+          {
+            model,
+            ...(judge ? { judge } : {}),
+            ...(ref ? { ref } : {}),
+            ...(o.constitution ? { constitution: loadConstitution(o.constitution) } : {}),
+            maxTokens: Number(o.maxTokens),
+            seed: Number(o.seed),
+          },
+          {
+            store,
+            out: o.out,
+            concurrency,
+            leaseMs: Number(o.lease) * 1000,
+            ...(o.limit ? { limit: Number(o.limit) } : {}),
+            onProgress: (suite, p) => bar(suite).onProgress(p),
+            onWait: (suite, n) => bar(suite).onWait(n),
+          },
+        );
+        for (const b of bars.values()) b.stop();
+        for (const [name, s] of Object.entries(summary.suites)) console.log(`${name}: ${headline(s)}`);
+        console.log(`wrote ${join(o.out, "summary.json")}`);
+      } finally {
+        for (const b of bars.values()) b.stop();
+        await store.close();
+        for (const p of [model, judge, ref]) p?.close?.();
+      }
+    });
+
+  evaluation
+    .command("classify")
+    .description("label existing responses (CSV or JSONL) full_compliance / full_refusal / partial_refusal, one output row per input row")
+    .requiredOption("--input <file>", "CSV or JSONL file of responses")
+    .requiredOption("--text-field <name>", "the field holding the response")
+    .option("--prompt-field <name>", "the field holding the prompt (for --judge)", "prompt")
+    .option("--judge <id>", "also label with a judge model (XSTest's rubric)")
+    .requiredOption("--out <file>", "JSONL file to write (the row's fields plus refusal, refusal_reason[, refusal_judge])")
+    .action(async (o: { input: string; textField: string; promptField: string; judge?: string; out: string }) => {
+      const { classifyFile } = await import("../eval/classify.js");
+      let judge: import("../providers/provider.js").Provider | undefined;
+      if (o.judge) {
+        await (await import("../engine/device.js")).initEngine();
+        judge = await (await import("../providers/open.js")).openProvider(o.judge);
+      }
+      const { judge: _id, ...files } = o;
+      const { rows, counts } = await classifyFile({ ...files, ...(judge ? { judge } : {}) });
+      judge?.close?.();
+      console.log(`classified ${rows} row(s): ${JSON.stringify(counts)}; wrote ${o.out}`);
+    });
+
+  evaluation
+    .command("compare")
+    .description(
+      "paired comparison of two eval runs on the same items (McNemar's exact test, paired bootstrap interval): is the difference significant?",
+    )
+    .argument("<dirA>", "the first run's --out folder")
+    .argument("<dirB>", "the second run's --out folder")
+    .option("--json <file>", "also write the comparison as JSON")
+    .action(async (a: string, b: string, o: { json?: string }) => {
+      const { compareRuns, comparisonLines } = await import("../eval/compare.js");
+      const comparison = compareRuns(a, b);
+      for (const line of comparisonLines(comparison)) console.log(line);
+      if (o.json) (await import("node:fs")).writeFileSync(o.json, `${JSON.stringify(comparison, null, 2)}\n`);
+    });
+}
+
+/** One line per suite: its main figure with the interval, n and skipped. */
+function headline(s: Record<string, unknown>): string {
+  const ci = (x: unknown) => (Array.isArray(x) ? ` [${x.map((v: number) => v.toFixed(3)).join(", ")}]` : "");
+  const main = ["accuracy", "refusalRate", "attackSuccessRate", "violationRate"].find((k) => typeof s[k] === "number");
+  const figure = main ? `${main} ${(s[main] as number).toFixed(3)}${ci(s.ci95)}` : "";
+  return `${figure} n=${s.n} skipped=${s.skipped}`;
+}

@@ -1,0 +1,14 @@
+/** Evaluation: generic suites, judges, metrics and statistics; the sandbox world is one suite among the benchmarks. */
+export * from "./classify.js";
+export * from "./compare.js";
+export * from "./evaluate.js";
+export * from "./judge.js";
+export * from "./metrics.js";
+export * from "./rates.js";
+export * from "./refusal.js";
+export * from "./respond.js";
+export * from "./run.js";
+export * from "./scoring.js";
+export * from "./stats.js";
+export * from "./suite.js";
+export * from "./suites/index.js";
