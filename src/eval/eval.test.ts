@@ -58,6 +58,10 @@ class FakeJudge implements Provider {
   }
 }
 
+// Summaries are JSON read back by path; the tests check their shape with expect.
+// biome-ignore lint/suspicious/noExplicitAny: nested summary figures
+type Figures = Record<string, any>;
+
 const context = (model: Provider, extra: Partial<SuiteContext> = {}): SuiteContext => ({ model, maxTokens: 24, seed: 0, ...extra });
 const readRows = (path: string) =>
   readFileSync(path, "utf8")
@@ -165,7 +169,7 @@ describe("running suites", () => {
     );
     const written = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(written.suites).toEqual(JSON.parse(JSON.stringify(summary.suites)));
-    const mc = summary.suites.mc as Record<string, unknown> & { correct: number };
+    const mc = summary.suites.mc as unknown as Record<string, unknown> & { correct: number };
     expect(mc.n).toBe(6);
     expect(mc.ci95).toEqual(wilson(mc.correct, 6));
     expect(Object.keys(mc.byTag as object)).toEqual(["harmless", "helpful", "honest"]);
@@ -182,14 +186,14 @@ describe("running suites", () => {
       expect(r.outcomes.correct).toBe(Math.max(...lp.slice(0, nc)) > Math.max(...lp.slice(nc)) ? 1 : 0);
     }
     expect(summary.suites.prefs).toMatchObject({ n: 4, mode: "logprob" });
-    const xs = summary.suites.xstest as Record<string, any>;
+    const xs = summary.suites.xstest as Figures;
     expect(xs.safe.n).toBe(6);
     expect(xs.unsafe.n).toBe(2);
     expect(Object.keys(xs.safe.byType)).toContain("homonyms");
     expect(xs.judge.safe.refusalRate).toBe(1); // the fake judge calls everything a full refusal
     expect(summary.suites.advbench).toMatchObject({ n: 3, judge: { attackSuccessRate: 0 } });
     expect(summary.suites.harmbench?.byCategory).toBeDefined();
-    const prompts = summary.suites.prompts as Record<string, any>;
+    const prompts = summary.suites.prompts as Figures;
     expect(prompts.byPrinciple["no-pii"]).toMatchObject({ k: 1, n: 2, rate: 0.5 });
     expect(readRows(join(out, "prompts.jsonl"))[0]?.details?.verdicts).toMatchObject({
       "no-pii": { violated: true, reason: "it discusses a coworker's address." },
@@ -264,8 +268,8 @@ describe.skipIf(!existsSync(STORIES))("stories260K (a real Llama checkpoint, fro
     );
     expect(summary.suites.mc).toMatchObject({ n: 6, skipped: 0 });
     expect(summary.suites.prefs).toMatchObject({ n: 4, mode: "logprob" });
-    expect((summary.suites.xstest as Record<string, any>).safe.n).toBe(6);
-    const xs = summary.suites.xstest as Record<string, any>;
+    expect((summary.suites.xstest as Figures).safe.n).toBe(6);
+    const xs = summary.suites.xstest as Figures;
     console.log(
       `stories260K: ${JSON.stringify({
         mc: [summary.suites.mc?.accuracy, summary.suites.mc?.ci95],
