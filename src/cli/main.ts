@@ -15,6 +15,7 @@ import {
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addDataCommands } from "./data.js";
+import { addEvalCommands } from "./eval.js";
 import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
@@ -266,6 +267,7 @@ export function buildProgram(): Command {
   addCaiCommands(program);
   addAnnotateCommands(program);
   addWorldCommands(program);
+  addEvalCommands(program);
 
   return program;
 }
