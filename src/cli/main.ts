@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import {
   dpoConfigSchema,
   grpoConfigSchema,
+  ktoConfigSchema,
   ppoConfigSchema,
   rewardConfigSchema,
   rlooConfigSchema,
@@ -249,6 +250,12 @@ export function buildProgram(): Command {
       description: "direct preference optimization (sigmoid, cDPO, IPO) on preference JSONL or .jsonl.gz (explicit or implicit prompt)",
       schema: dpoConfigSchema,
       run: "runDpo",
+    },
+    kto: {
+      description:
+        "KTO on unpaired thumbs-up/down JSONL {prompt, completion, label: bool} (paired {prompt, chosen, rejected} rows are unpaired)",
+      schema: ktoConfigSchema,
+      run: "runKto",
     },
     ppo: { description: "PPO with a KL penalty against a reward model, on prompt JSONL", schema: ppoConfigSchema, run: "runPpo" },
     grpo: {

@@ -3,16 +3,18 @@
  * model(s), read and tokenize the dataset, train, and say where the results are.
  */
 
-import { preferenceRowSchema, promptRowSchema, readJsonl, readJsonlLines, sftRowSchema } from "../data/dataset.js";
+import { z } from "zod";
+import { messageSchema, preferenceRowSchema, promptRowSchema, readJsonl, readJsonlLines, sftRowSchema } from "../data/dataset.js";
 import { packExamples, preferenceExample, promptIds, sftExample } from "../data/examples.js";
 import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import type { CausalLM } from "../models/model.js";
 import type { Tokenizer } from "../models/tokenizer.js";
-import type { DpoConfig, GrpoConfig, PpoConfig, RewardConfig, RlooConfig, SftConfig } from "../train/configs.js";
+import type { DpoConfig, GrpoConfig, KtoConfig, PpoConfig, RewardConfig, RlooConfig, SftConfig } from "../train/configs.js";
 import { resolveResume } from "../train/core.js";
 import { trainDpo } from "../train/dpo.js";
 import { trainGrpo, trainRloo } from "../train/group.js";
+import { type KtoExample, trainKto, unpair } from "../train/kto.js";
 import { trainPpo } from "../train/ppo.js";
 import { trainRewardModel } from "../train/reward.js";
 import { trainSft } from "../train/sft.js";
@@ -160,4 +162,34 @@ export async function runRloo(config: RlooConfig, options: RunOptions): Promise<
   const { history } = await trainRloo({ config, ...inputs });
   freeOnline(inputs);
   report("rloo", config.output_dir, history);
+}
+
+/** KTO rows: unpaired {prompt, completion, label: bool}, or paired preference rows, each giving a desirable and an undesirable row. */
+async function unpairedExamples(path: string, tokenizer: Tokenizer, maxLength: number): Promise<KtoExample[]> {
+  const rows = await readJsonlLines(path, z.union([unpairedRowSchema, preferenceRowSchema]));
+  return rows.flatMap(({ row, line }) => {
+    const where = `${path}:${line}`;
+    if (!("completion" in row)) return unpair([preferenceExample(row, tokenizer, { maxLength, where })]);
+    const { ids, lossMask } = sftExample({ prompt: row.prompt, completion: row.completion }, tokenizer, { maxLength, where });
+    const promptLength = Math.max(1, lossMask.indexOf(1) < 0 ? ids.length : lossMask.indexOf(1));
+    return [{ prompt: ids.slice(0, promptLength), completion: ids.slice(promptLength), label: row.label }];
+  });
+}
+
+const unpairedRowSchema = z.object({
+  prompt: z.union([z.string(), z.array(messageSchema).min(1)]),
+  completion: z.union([z.string(), z.array(messageSchema).min(1)]),
+  label: z.boolean(),
+});
+
+export async function runKto(config: KtoConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : model.clone();
+  const train = await unpairedExamples(config.train_file, tokenizer, lengthLimit("kto", config.max_length, model));
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainKto({ config, model, ref, train, ...(resume ? { resume } : {}) });
+  model.dispose();
+  ref.dispose();
+  report("kto", config.output_dir, history);
 }

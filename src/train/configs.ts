@@ -131,3 +131,17 @@ export const rlooConfigSchema = trainingConfigSchema.extend({
   kl_coef: z.number().min(0).default(0.05).describe("β: the sequence KL to the reference is subtracted from the reward"),
 });
 export type RlooConfig = z.output<typeof rlooConfigSchema>;
+
+export const ktoConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  train_file: z
+    .string()
+    .min(1)
+    .describe("unpaired preferences, JSONL {prompt, completion, label: bool}; paired {prompt, chosen, rejected} rows are unpaired"),
+  learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
+  ref_model_name_or_path: z.string().min(1).nullable().default(null).describe("frozen reference model (null: the initial policy)"),
+  beta: z.number().positive().default(0.1).describe("β: strength of the implicit KL constraint"),
+  desirable_weight: z.number().positive().default(1).describe("λ_D: weight of desirable (label true) examples"),
+  undesirable_weight: z.number().positive().default(1).describe("λ_U: weight of undesirable (label false) examples"),
+});
+export type KtoConfig = z.output<typeof ktoConfigSchema>;
