@@ -26,6 +26,8 @@ const relaxedMadd = Uint8Array.from(
   "0061736d0100000001080160037b7b7b017b030201000a0d010b00200020012002fd85020b".match(/../g) as string[],
   (h) => Number.parseInt(h, 16),
 );
-if (process.env.PRECEPT_RELAXED_SIMD !== "0" && !WebAssembly.validate(relaxedMadd)) {
+// The build's lib has no DOM types, so WebAssembly is typed here.
+const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
+if (process.env.PRECEPT_RELAXED_SIMD !== "0" && !wasm.validate(relaxedMadd)) {
   setFlagsFromString("--experimental-wasm-relaxed-simd");
 }
