@@ -53,6 +53,7 @@ export function addEvalCommands(program: Command): void {
       const judge = o.judge ? await open(o.judge) : undefined;
       const ref = o.ref ? await open(o.ref) : undefined;
       const db = command.optsWithGlobals<{ db: string }>().db;
+      (await import("node:fs")).mkdirSync(o.out, { recursive: true });
       const store = await openStore(db && db !== "precept.db" ? db : join(o.out, "precept.db"));
       const bars = new Map<string, ReturnType<typeof itemProgress>>();
       const bar = (suite: string) => {
@@ -65,8 +66,6 @@ export function addEvalCommands(program: Command): void {
         return b;
       };
       try {
-        const { mkdirSync } = await import("node:fs");
-        mkdirSync(o.out, { recursive: true });
         const summary = await runEvaluation(
           suites,
           {
