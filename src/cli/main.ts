@@ -5,13 +5,16 @@
  */
 import { Command, Option } from "commander";
 import {
+  cpoConfigSchema,
   dpoConfigSchema,
   grpoConfigSchema,
   ktoConfigSchema,
+  orpoConfigSchema,
   ppoConfigSchema,
   rewardConfigSchema,
   rlooConfigSchema,
   sftConfigSchema,
+  simpoConfigSchema,
 } from "../train/configs.js";
 import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
@@ -256,6 +259,21 @@ export function buildProgram(): Command {
         "KTO on unpaired thumbs-up/down JSONL {prompt, completion, label: bool} (paired {prompt, chosen, rejected} rows are unpaired)",
       schema: ktoConfigSchema,
       run: "runKto",
+    },
+    orpo: {
+      description: "ORPO (NLL + odds-ratio term, no reference model) on preference JSONL",
+      schema: orpoConfigSchema,
+      run: "runOrpo",
+    },
+    cpo: {
+      description: "CPO (sigmoid, hinge, ipo or simpo loss + NLL, no reference model) on preference JSONL",
+      schema: cpoConfigSchema,
+      run: "runCpo",
+    },
+    simpo: {
+      description: "SimPO (length-normalised margin with γ, no reference model; the CPO trainer with loss_type simpo) on preference JSONL",
+      schema: simpoConfigSchema,
+      run: "runCpo",
     },
     ppo: { description: "PPO with a KL penalty against a reward model, on prompt JSONL", schema: ppoConfigSchema, run: "runPpo" },
     grpo: {

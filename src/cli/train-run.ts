@@ -10,8 +10,19 @@ import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import type { CausalLM } from "../models/model.js";
 import type { Tokenizer } from "../models/tokenizer.js";
-import type { DpoConfig, GrpoConfig, KtoConfig, PpoConfig, RewardConfig, RlooConfig, SftConfig } from "../train/configs.js";
+import type {
+  CpoConfig,
+  DpoConfig,
+  GrpoConfig,
+  KtoConfig,
+  OrpoConfig,
+  PpoConfig,
+  RewardConfig,
+  RlooConfig,
+  SftConfig,
+} from "../train/configs.js";
 import { resolveResume } from "../train/core.js";
+import { trainCpo, trainOrpo } from "../train/cpo.js";
 import { trainDpo } from "../train/dpo.js";
 import { trainGrpo, trainRloo } from "../train/group.js";
 import { type KtoExample, trainKto, unpair } from "../train/kto.js";
@@ -192,4 +203,29 @@ export async function runKto(config: KtoConfig, options: RunOptions): Promise<vo
   model.dispose();
   ref.dispose();
   report("kto", config.output_dir, history);
+}
+
+export async function runOrpo(config: OrpoConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const train = await preferences(config.train_file, tokenizer, lengthLimit("orpo", config.max_length, model));
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainOrpo({ config, model, train, ...(resume ? { resume } : {}) });
+  model.dispose();
+  report("orpo", config.output_dir, history);
+}
+
+/** CPO and SimPO (the same trainer, SimPO's defaults). */
+export async function runCpo(config: CpoConfig, options: RunOptions): Promise<void> {
+  await initEngine();
+  const { model, tokenizer } = await load(config.model_name_or_path);
+  const train = await preferences(
+    config.train_file,
+    tokenizer,
+    lengthLimit(config.loss_type === "simpo" ? "simpo" : "cpo", config.max_length, model),
+  );
+  const resume = resumeDir(options, config.output_dir);
+  const { history } = await trainCpo({ config, model, train, ...(resume ? { resume } : {}) });
+  model.dispose();
+  report(config.loss_type === "simpo" ? "simpo" : "cpo", config.output_dir, history);
 }

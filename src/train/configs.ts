@@ -145,3 +145,31 @@ export const ktoConfigSchema = trainingConfigSchema.extend({
   undesirable_weight: z.number().positive().default(1).describe("λ_U: weight of undesirable (label false) examples"),
 });
 export type KtoConfig = z.output<typeof ktoConfigSchema>;
+
+export const orpoConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
+  beta: z.number().positive().default(0.1).describe("λ: weight of the odds-ratio term beside the NLL"),
+});
+export type OrpoConfig = z.output<typeof orpoConfigSchema>;
+
+export const cpoConfigSchema = trainingConfigSchema.extend({
+  ...dataFields,
+  learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
+  beta: z.number().positive().default(0.1).describe("β of the preference loss"),
+  loss_type: z
+    .enum(["sigmoid", "hinge", "ipo", "simpo"])
+    .default("sigmoid")
+    .describe("sigmoid, hinge, ipo or simpo (SimPO, with cpo_alpha 0)"),
+  label_smoothing: z.number().min(0).lt(0.5).default(0).describe("probability that a preference label is flipped (sigmoid, simpo)"),
+  cpo_alpha: z.number().min(0).default(1).describe("weight of the NLL (behaviour cloning) term on the chosen completions"),
+  simpo_gamma: z.number().min(0).default(0.5).describe("SimPO's target reward margin γ"),
+});
+export type CpoConfig = z.output<typeof cpoConfigSchema>;
+
+/** SimPO as TRL runs it: the CPO trainer with loss_type simpo, no NLL term, β 2.0, γ 0.5. */
+export const simpoConfigSchema = cpoConfigSchema.extend({
+  beta: z.number().positive().default(2).describe("β: scale of the length-normalised reward"),
+  loss_type: cpoConfigSchema.shape.loss_type.default("simpo"),
+  cpo_alpha: z.number().min(0).default(0).describe("weight of the NLL term (0: pure SimPO; > 0: CPO-SimPO)"),
+});

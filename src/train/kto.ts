@@ -33,7 +33,7 @@ export function unpair(pairs: { prompt: number[]; chosen: number[]; rejected: nu
 }
 
 /** Prompt + completion rows; `mask` [R, T−1] marks the completion tokens. */
-function rowsBatch(prompts: number[][], completions: number[][], padId: number) {
+export function rowsBatch(prompts: number[][], completions: number[][], padId: number) {
   const rows = prompts.map((p, i) => [...p, ...(completions[i] as number[])]);
   const batch = padBatch(rows, { side: "right", padId, length: bucket(Math.max(...rows.map((r) => r.length)), 16) });
   const width = batch.length - 1;
