@@ -34,8 +34,11 @@ export const dpoConfigSchema = trainingConfigSchema.extend({
   learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
   ref_model_name_or_path: z.string().min(1).nullable().default(null).describe("frozen reference model (null: the initial policy)"),
   beta: z.number().positive().default(0.1).describe("β: strength of the implicit KL constraint"),
-  loss_type: z.enum(["sigmoid", "ipo"]).default("sigmoid").describe("sigmoid (DPO, cDPO with label_smoothing) or ipo"),
-  label_smoothing: z.number().min(0).lt(0.5).default(0).describe("cDPO: probability that a preference label is flipped"),
+  loss_type: z
+    .enum(["sigmoid", "robust", "hinge", "ipo"])
+    .default("sigmoid")
+    .describe("sigmoid (DPO, cDPO with label_smoothing), robust (rDPO), hinge (SLiC) or ipo"),
+  label_smoothing: z.number().min(0).lt(0.5).default(0).describe("cDPO / rDPO: probability that a preference label is flipped"),
 });
 export type DpoConfig = z.output<typeof dpoConfigSchema>;
 

@@ -2,7 +2,7 @@
  * Direct Preference Optimization (Rafailov et al. 2023; TRL DPOTrainer): the
  * policy learns from preference pairs directly, against a frozen reference
  * whose log-probs are computed once, before training, and cached.
- * Losses: sigmoid (DPO; cDPO with label smoothing) and IPO.
+ * Losses: sigmoid (DPO; cDPO with label smoothing), robust (rDPO), hinge (SLiC) and IPO.
  */
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Rng } from "../engine/rng.js";
+import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
+import { CausalLM } from "../models/model.js";
+import { dpoConfigSchema } from "./configs.js";
+import { trainDpo } from "./dpo.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "precept-dpo-variants-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("DPO loss types robust and hinge", () => {
+  it("raise the reward margin on the toy preference set", async () => {
+    for (const [lossType, labelSmoothing] of [
+      ["robust", 0.1],
+      ["hinge", 0],
+    ] as const) {
+      const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
+      const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(3)));
+      const ref = model.clone();
+      const train = [1, 2, 3, 4, 6, 7, 8, 9].map((p) => ({ prompt: [p], chosen: [p, p, 15], rejected: [(p + 3) % 15, (p + 6) % 15, 15] }));
+      const dpo = dpoConfigSchema.parse({
+        model_name_or_path: "unused",
+        train_file: "unused",
+        save_steps: 0,
+        progress: false,
+        logging_steps: 1,
+        output_dir: join(tmp, lossType),
+        learning_rate: 5e-3,
+        per_device_train_batch_size: 8,
+        max_steps: 20,
+        loss_type: lossType,
+        label_smoothing: labelSmoothing,
+      });
+      const { history } = await trainDpo({ config: dpo, model, ref, train });
+      const first = history[0] as Record<string, number>;
+      const last = history[history.length - 1] as Record<string, number>;
+      expect(first["rewards/margins"]).toBeCloseTo(0, 5);
+      expect(last["rewards/margins"], lossType).toBeGreaterThan(0.1);
+      expect(last["rewards/accuracies"]).toBe(1);
+      expect(last.loss).toBeLessThan(first.loss as number);
+      model.dispose();
+      ref.dispose();
+    }
+  });
+});
