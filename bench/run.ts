@@ -10,8 +10,10 @@ const suites: Record<string, () => Promise<void>> = {
   train: async () => (await import("./train.js")).runTrainBench(),
   serve: async () => (await import("./serve.js")).runServeBench(),
   cai: async () => (await import("./cai.js")).runCaiBench(),
+  eval: async () => (await import("./eval.js")).runEvalBench(),
   llama: async () => (await import("./llama.js")).runLlamaBench(),
   scale: async () => (await import("./scale.js")).runScaleBench(),
+  trainers: async () => (await import("./trainers.js")).runTrainersBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
