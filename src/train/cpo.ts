@@ -56,8 +56,13 @@ async function trainReferenceFree(
     const [chosenCounts, rejectedCounts] = np.split(counts.ref, [pairs], 0) as [JaxArray, JaxArray];
     // NLL: mean over all chosen completion tokens of the batch.
     const nll = chosenSums.ref.sum().neg().div(chosenCounts.ref.sum());
-    const policyChosen = average ? chosenSums.div(chosenCounts) : (chosenCounts.dispose(), chosenSums);
-    const policyRejected = average ? rejectedSums.div(rejectedCounts) : (rejectedCounts.dispose(), rejectedSums);
+    const perToken = (total: JaxArray, count: JaxArray) => {
+      if (average) return total.div(count);
+      count.dispose();
+      return total;
+    };
+    const policyChosen = perToken(chosenSums, chosenCounts);
+    const policyRejected = perToken(rejectedSums, rejectedCounts);
     sums.dispose();
     counts.dispose();
     if (!cpo) return orpoLoss({ policyChosen, policyRejected, nll, beta: config.beta });

@@ -39,8 +39,22 @@ describe("KTO", () => {
       desirable_weight: 1.33,
     });
     const margin = async (m: CausalLM) => {
-      const chosen = await scoreCompletions(m, [[1], [2]], [[1, 1, 15], [2, 2, 15]]);
-      const rejected = await scoreCompletions(m, [[1], [2]], [[4, 7, 15], [5, 8, 15]]);
+      const chosen = await scoreCompletions(
+        m,
+        [[1], [2]],
+        [
+          [1, 1, 15],
+          [2, 2, 15],
+        ],
+      );
+      const rejected = await scoreCompletions(
+        m,
+        [[1], [2]],
+        [
+          [4, 7, 15],
+          [5, 8, 15],
+        ],
+      );
       return chosen.map((c, i) => sum(c) - sum(rejected[i] as Float32Array));
     };
     const before = await margin(ref);
@@ -56,7 +70,7 @@ describe("KTO", () => {
     for (const name of ["kl", "logps/chosen", "logps/rejected", "count/chosen", "count/rejected"]) expect(last).toHaveProperty([name]);
     // The desirable completion is now more likely than the undesirable one, by more than before.
     const after = await margin(model);
-    after.forEach((m, i) => expect(m).toBeGreaterThan((before[i] as number) + 1));
+    for (const [i, m] of after.entries()) expect(m).toBeGreaterThan((before[i] as number) + 1);
     model.dispose();
     ref.dispose();
   });
