@@ -88,6 +88,8 @@ export async function runScaleBench(): Promise<void> {
     } catch (error) {
       pytorch = { error: String((error as Error).message).slice(0, 300) };
     }
+  } else if (process.env.SCALE_TORCH === "0") {
+    console.log("  skipped PyTorch (SCALE_TORCH=0)");
   } else {
     console.log("  skipped PyTorch: /usr/bin/python3 with torch is not installed (apt-get install python3-torch libopenblas0-pthread)");
   }
