@@ -14,7 +14,10 @@
  *    once (the 4 GiB wasm limit at real model sizes). On the wasm backend the
  *    fix runs each kernel as it is reached (after the pending work of the
  *    call's inputs), so a buffer is freed after its last use, as the program
- *    intends. Other backends keep the queue.
+ *    intends. Other backends keep the queue. It is off unless
+ *    `globalThis.__jaxEagerJit` is true (engine/eager-jit.ts): with worker
+ *    threads it gave a NaN gradient now and then under CPU load (seen in the
+ *    quickstart's SFT step), so only steps too large for the queue use it.
  * 3. The wasm allocator never reuses memory across sizes. It keeps one free
  *    list per size class and hands a freed block only to a request of the
  *    same class, so a training step that frees a 24 MB and asks for 25 MB
@@ -48,7 +51,7 @@ const patches = [
   {
     name: "eager jit execution (call)",
     from: "const { outputs, pending } = jitCompile(backend, jaxpr).execute(args.map((x) => x._realizeSource()));",
-    to: 'const sources = args.map((x) => x._realizeSource()); const eager = backend.type === "wasm"; if (eager) for (const exe of new Set(args.flatMap((x) => x.#pending))) { exe.prepareSync(); exe.submit(); } const { outputs, pending } = jitCompile(backend, jaxpr).execute(sources, eager);',
+    to: 'const sources = args.map((x) => x._realizeSource()); const eager = backend.type === "wasm" && globalThis.__jaxEagerJit === true; if (eager) for (const exe of new Set(args.flatMap((x) => x.#pending))) { exe.prepareSync(); exe.submit(); } const { outputs, pending } = jitCompile(backend, jaxpr).execute(sources, eager);',
   },
 ];
 const ALLOCATOR = `var WasmAllocator = class {

@@ -10,6 +10,7 @@
  * per-token activation sizes below are upper estimates in floats, calibrated
  * against measured peaks (bench/memory-probe.ts) at real shapes.
  */
+import { setEagerJit } from "../engine/eager-jit.js";
 import { defaultDevice } from "../engine/jax.js";
 import { heapStats } from "../engine/live-buffers.js";
 import { tokensPerChunk } from "../engine/vocab-head.js";
@@ -71,6 +72,9 @@ function intermediateSize(model: CausalLM): number {
 
 export class TooLargeError extends Error {}
 
+/** Steps estimated above this run eagerly, so their memory is what is live, not the sum of all buffers. */
+const EAGER_ABOVE_BYTES = 256 * 2 ** 20;
+
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 /**
@@ -85,11 +89,16 @@ export function chooseStaged(
   budget = WASM_BUDGET_BYTES,
 ): boolean {
   const forced = process.env.PRECEPT_STAGED;
-  if (forced === "1" || forced === "0") return forced === "1";
+  if (forced === "1" || forced === "0") {
+    setEagerJit(forced === "1");
+    return forced === "1";
+  }
   if (defaultDevice() !== "wasm") return false;
   const estimate = estimateTrainingMemory(model, options);
   // The model's own arrays are already in the heap: compare what is live besides them too.
   const other = Math.max(0, heapStats().liveBytes - estimate.weights);
+  // Small steps keep jax-js's queued execution (see engine/eager-jit.ts); large ones need their frees to free.
+  setEagerJit(estimate.whole + other > EAGER_ABOVE_BYTES);
   if (estimate.whole + other <= budget) return false;
   if (estimate.staged + other <= budget) return true;
   const advice = [
