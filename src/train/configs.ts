@@ -176,3 +176,30 @@ export const simpoConfigSchema = cpoConfigSchema.extend({
   loss_type: cpoConfigSchema.shape.loss_type.default("simpo"),
   cpo_alpha: z.number().min(0).default(0).describe("weight of the NLL term (0: pure SimPO; > 0: CPO-SimPO)"),
 });
+
+/** Online DPO (TRL OnlineDPOConfig): two fresh samples per prompt, judged, then the DPO loss on the pair. */
+export const onlineDpoConfigSchema = trainingConfigSchema.extend({
+  model_name_or_path: dataFields.model_name_or_path,
+  train_file: onlineFields.train_file,
+  ref_model_name_or_path: z.string().min(1).nullable().default(null).describe("frozen reference model (null: the initial policy)"),
+  reward_model_path: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("reward model with a score head that ranks the two samples (or give judge)"),
+  judge: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("provider id (local:DIR, openai:MODEL, …) that compares the two samples against --constitution, as `cai label` does"),
+  constitution: z.string().min(1).nullable().default(null).describe("constitution file the judge applies (with judge)"),
+  learning_rate: z.number().positive().default(5e-7).describe("peak learning rate of AdamW"),
+  max_new_tokens: z.number().int().positive().default(64).describe("maximum new tokens per sample"),
+  temperature: z.number().positive().default(0.9).describe("sampling temperature of the two samples"),
+  missing_eos_penalty: onlineFields.missing_eos_penalty,
+  beta: z.number().positive().default(0.1).describe("β: strength of the implicit KL constraint"),
+  loss_type: z.enum(["sigmoid", "ipo"]).default("sigmoid").describe("sigmoid (DPO) or ipo"),
+});
+export type OnlineDpoConfig = z.output<typeof onlineDpoConfigSchema>;
