@@ -291,6 +291,8 @@ export async function labelItem(
 
 export type LabelStats = {
   pairs: number;
+  /** (pair, principle) judgements, each scored in both orders. */
+  judgements: number;
   /** Mean of max(p, 1 − p) over pairs: how sure the labels are. */
   meanConfidence: number;
   /** Share of (pair, principle) judgements whose preferred response changed when the order was swapped. */
@@ -304,6 +306,7 @@ export function labelStats(comparisons: { label: number; orders: { first: number
   const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   return {
     pairs: comparisons.length,
+    judgements: judgements.length,
     meanConfidence: mean(comparisons.map((c) => Math.max(c.label, 1 - c.label))),
     // Consistent: i preferred in both orders, i.e. first > .5 and swapped < .5 (or the reverse).
     positionBiasRate: mean(judgements.map((o) => (o.first > 0.5 === o.swapped > 0.5 ? 1 : 0))),

@@ -11,8 +11,10 @@ import { z } from "zod";
 import { canonicalJson, type LoadedConstitution } from "../constitution/load.js";
 import { readJsonlRows, writeJsonl } from "../data/dataset.js";
 import type { Provider } from "../providers/provider.js";
+import { enforceGates, type GateResult } from "../quality/gate.js";
 import type { Store, WorkStatus } from "../store/store.js";
 import { DEFAULT_NO_PROBLEM, FORMAT_VERSION } from "./format.js";
+import { labelGates, reviseGates } from "./gates.js";
 import { type LabelMethod, type LabelPayload, type LabelSettings, labelItem, labelMethodFor, labelStats } from "./label.js";
 import { preferenceRows, sftRows, transcripts } from "./outputs.js";
 import { type PromptPayload, type PromptSet, promptKey, type ReviseSettings, reviseItem } from "./revise.js";
@@ -42,7 +44,10 @@ export async function readPromptFile(path: string, limit?: number): Promise<{ ro
   return { rows: limit === undefined ? out : out.slice(0, limit), errors };
 }
 
-type RunControl = Pick<RunnerOptions, "concurrency" | "leaseMs" | "retries" | "maxAttempts" | "worker" | "onProgress" | "onWait">;
+type RunControl = Pick<RunnerOptions, "concurrency" | "leaseMs" | "retries" | "maxAttempts" | "worker" | "onProgress" | "onWait"> & {
+  /** Throw a `QualityGateError` (after writing the outputs and summary) when a quality gate fails. */
+  strict?: boolean;
+};
 
 export type Summary = {
   run: string;
@@ -56,6 +61,8 @@ export type Summary = {
   reusedSteps: number;
   tokens: { prompt: number; completion: number };
   costUsd: number;
+  /** Quality gates on what the run produced (src/quality/); failed ones print WARN lines. */
+  gates: GateResult[];
 };
 
 function defaultRunId(kind: string, config: unknown): string {
@@ -164,7 +171,8 @@ export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
   });
 
   const finished = await doneKeys(o.store, runId);
-  const all = transcripts(await o.store.records(runId)).filter((t) => finished.has(t.key));
+  const records = await o.store.records(runId);
+  const all = transcripts(records).filter((t) => finished.has(t.key));
   const sft = sftRows(all, {
     mode: settings.mode,
     seed: settings.seed,
@@ -187,8 +195,10 @@ export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
     meanRevisions: redTeam.length === 0 ? 0 : redTeam.reduce((s, t) => s + t.revisions, 0) / redTeam.length,
     sft: { path: sftPath, rows: sft.length },
     preferences: { path: prefPath, rows: prefs.length },
+    gates: reviseGates(records, finished, prefs),
   };
   writeFileSync(resolve(o.outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  enforceGates("cai revise", summary.gates, o.strict ?? false);
   return summary;
 }
 
@@ -269,7 +279,9 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
   });
 
   const finished = await doneKeys(o.store, runId);
-  const comparisons = (await o.store.records(runId, "comparison"))
+  const records = await o.store.records(runId);
+  const comparisons = records
+    .filter((r) => r.kind === "comparison")
     .filter((r) => finished.has(r.key.slice(0, r.key.indexOf("/"))))
     .sort((a, b) => (a.key < b.key ? -1 : 1))
     .map(
@@ -279,6 +291,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     o.out,
     comparisons.map(({ prompt, chosen, rejected, label }) => ({ prompt, chosen, rejected, label })),
   );
+  const stats = labelStats(comparisons);
   const summary: LabelSummary = {
     ...baseSummary(runId, started, badRows, steps.tally, [policy, o.feedback, ...(o.contrast ? [o.contrast] : [])]),
     items: await o.store.counts(runId),
@@ -288,8 +301,10 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     prompts: rows.length,
     method,
     out: resolve(o.out),
-    ...labelStats(comparisons),
+    ...stats,
+    gates: labelGates(records, finished, comparisons, stats),
   };
   writeFileSync(`${o.out.replace(/\.jsonl$/, "")}.summary.json`, `${JSON.stringify(summary, null, 2)}\n`);
+  enforceGates("cai label", summary.gates, o.strict ?? false);
   return summary;
 }

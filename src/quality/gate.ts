@@ -45,7 +45,7 @@ export class QualityGateError extends Error {
   ) {
     super(
       `${stage}: ${failed.length} quality gate(s) failed under --strict (${failed.map((g) => g.gate).join(", ")}); ` +
-        "see the WARN lines above, fix the data or model, or run without --strict to continue anyway",
+        `fix the data or model, or run without --strict to continue anyway:\n${warnLines(failed).join("\n")}`,
     );
     this.name = "QualityGateError";
   }

@@ -23,6 +23,9 @@ describe("quality gates", () => {
     const r = duplicateResponsesGate(["Same.", " same. ", "SAME.", "other", "", ""]);
     expect(r).toMatchObject({ ok: false, n: 4, value: 0.5 });
     expect(duplicateResponsesGate(["a", "b", "c", "d", "e", "a"]).ok).toBe(true); // 1 of 6 ≤ 20%
+    // Within groups only: the same text for two prompts is fine, twice for one prompt is not.
+    expect(duplicateResponsesGate(["x", "y", "x", "y"], { groups: ["p1", "p1", "p2", "p2"] })).toMatchObject({ ok: true, value: 0 });
+    expect(duplicateResponsesGate(["x", "x", "x", "y"], { groups: ["p1", "p1", "p2", "p2"] })).toMatchObject({ ok: false, value: 0.25 });
   });
 
   it("identical revisions and critiques of empty responses", () => {

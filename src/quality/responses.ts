@@ -28,20 +28,24 @@ export function emptyResponsesGate(
   };
 }
 
-/** Fails when more than `maxShare` (default 20%) of the non-empty responses repeat an earlier one (trimmed, case-insensitive). */
+/**
+ * Fails when more than `maxShare` (default 20%) of the non-empty responses repeat an earlier one (trimmed, case-insensitive);
+ * with `groups` (one per text, e.g. the prompt), only repeats within a group count.
+ */
 export function duplicateResponsesGate(
   texts: readonly string[],
-  { maxShare = 0.2, what = "responses" }: { maxShare?: number; what?: string } = {},
+  { maxShare = 0.2, what = "responses", groups }: { maxShare?: number; what?: string; groups?: readonly string[] } = {},
 ): GateResult {
   const seen = new Set<string>();
   let duplicates = 0;
   let counted = 0;
-  for (const text of texts) {
+  for (const [i, text] of texts.entries()) {
     const key = text.trim().toLowerCase();
     if (key.length === 0) continue;
     counted++;
-    if (seen.has(key)) duplicates++;
-    else seen.add(key);
+    const scoped = `${groups?.[i] ?? ""}\u0000${key}`;
+    if (seen.has(scoped)) duplicates++;
+    else seen.add(scoped);
   }
   const share = counted === 0 ? 0 : duplicates / counted;
   return {
@@ -50,7 +54,7 @@ export function duplicateResponsesGate(
     value: share,
     threshold: maxShare,
     n: counted,
-    finding: `${duplicates} of ${counted} non-empty ${what} repeat another one word for word (${percent(share)}; threshold ${percent(maxShare)})`,
+    finding: `${duplicates} of ${counted} non-empty ${what} repeat another one${groups ? " of the same prompt" : ""} word for word (${percent(share)}; threshold ${percent(maxShare)})`,
     advice:
       "The model answers different prompts (or samples) the same way, so its outputs say little about the prompts. " +
       `${WEAK_MODEL_ADVICE}; a higher --temperature gives more varied samples`,
