@@ -119,6 +119,14 @@ export function buildProgram(): Command {
     .command("serve")
     .description("serve a local model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
     .requiredOption("--model <dir>", "model directory, local:DIR or hf:Org/Name@revision")
+    .addOption(
+      new Option(
+        "--backend <engine>",
+        "what runs the model: wasm (built in) or llama (llama.cpp, the optional node-llama-cpp; converts to GGUF once)",
+      )
+        .choices(["wasm", "llama"])
+        .default("wasm"),
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", positiveInt, "8000")
     .addOption(
@@ -137,6 +145,7 @@ export function buildProgram(): Command {
     .action(
       async (options: {
         model: string;
+        backend: "wasm" | "llama";
         host: string;
         port: string;
         token?: string;

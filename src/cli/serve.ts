@@ -1,8 +1,23 @@
-/** `precept serve --model DIR`: the OpenAI-compatible API over a local model, on a real socket. */
+/**
+ * `precept serve --model DIR`: the OpenAI-compatible API over a local model, on a real socket,
+ * run by the wasm engine or (`--backend llama`) by llama.cpp.
+ */
 import { serve } from "@hono/node-server";
 import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
+import { LlamaCppProvider } from "../providers/llama.js";
 import { createOpenAiApp } from "../server/openai.js";
+import { llamaEngine, type ServingEngine, wasmEngine } from "../server/serving-engine.js";
+
+export const SERVE_BACKENDS = ["wasm", "llama"] as const;
+export type ServeBackend = (typeof SERVE_BACKENDS)[number];
+
+/** The model behind the API: loaded into the wasm engine, or converted to GGUF (once) and opened with llama.cpp. */
+async function openEngine(model: string, backend: ServeBackend): Promise<ServingEngine> {
+  if (backend === "llama") return llamaEngine(await LlamaCppProvider.open(model.replace(/^llama:/, "")));
+  await initEngine();
+  return wasmEngine(await loadModel(model));
+}
 
 /** Addresses that listen on every interface: any machine on the network (or any page, through rebinding) can reach them. */
 const EVERY_ADDRESS = new Set(["0.0.0.0", "::", "[::]"]);
@@ -22,6 +37,8 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 
 export async function runServe(options: {
   model: string;
+  /** What runs the model: "wasm" (default, in-process) or "llama" (llama.cpp through the optional node-llama-cpp). */
+  backend?: ServeBackend;
   host: string;
   port: number;
   token?: string;
@@ -31,12 +48,12 @@ export async function runServe(options: {
   /** Browser origins allowed to call the API (CORS). */
   corsOrigins?: string[];
 }): Promise<{ close: () => Promise<void>; port: number }> {
-  await initEngine();
-  const model = await loadModel(options.model);
+  const backend = options.backend ?? "wasm";
+  const engine = await openEngine(options.model, backend);
   const name = options.name ?? options.model.replace(/\/+$/, "").split("/").pop() ?? "model";
   const everywhere = EVERY_ADDRESS.has(options.host);
   const app = createOpenAiApp({
-    model,
+    model: engine,
     name,
     ...(options.token ? { token: options.token } : {}),
     // The bound host is a name clients use; "0.0.0.0" is not one.
@@ -50,18 +67,23 @@ export async function runServe(options: {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
       console.log(
-        `precept serve: ${name} on http://${options.host}:${info.port}/v1 (OpenAI-compatible${options.token ? ", bearer token required" : ""})`,
+        `precept serve: ${name} on http://${options.host}:${info.port}/v1 (OpenAI-compatible, ${engine.kind}${options.token ? ", bearer token required" : ""})`,
       );
       if (everywhere)
         console.log(
           "  requests must name this machine in their Host header as localhost or 127.0.0.1, or a name given with --allowed-hosts",
         );
-      if (model.tokenizer?.chatTemplate === null)
+      if (engine.tokenizer?.chatTemplate === null)
         console.log("  the model has no chat template (tokenizer_config.json): /v1/chat/completions answers 400; /v1/completions works");
-      resolve({ port: info.port, close: () => new Promise((done) => server.close(() => done())) });
+      resolve({
+        port: info.port,
+        // llama.cpp's model and context are native memory: free them with the server (the wasm model lives with the process).
+        close: () =>
+          new Promise<void>((done) => server.close(() => done())).then(() => (backend === "llama" ? engine.dispose() : undefined)),
+      });
     });
     server.once("error", (err: NodeJS.ErrnoException) => {
-      model.dispose();
+      void engine.dispose();
       reject(listenError(err, options.host, options.port));
     });
   });

@@ -16,12 +16,12 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import { type GenerateOptions, type Generation, generateTokens } from "../models/generate.js";
+import type { GenerateOptions, Generation } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
-import { scoreCompletions } from "../models/score.js";
 import type { Tokenizer } from "../models/tokenizer.js";
 import { ApiError, errorBody, errorResponse, toApiError, zodError } from "./http-errors.js";
 import { allowHosts, LOOPBACK_HOSTS, requireBearer, requireJson } from "./request-guards.js";
+import { type ServingEngine, wasmEngine } from "./serving-engine.js";
 
 const stopString = z.string().min(1, "a stop string must not be empty");
 const stopSchema = z.union([stopString, z.array(stopString).max(4)]).optional();
@@ -58,7 +58,8 @@ const chatSchema = z.object({
 });
 
 export type ServerOptions = {
-  model: CausalLM;
+  /** The in-process model to serve, or an engine (llama.cpp: `llamaEngine`). */
+  model: CausalLM | ServingEngine;
   /** The model name clients see. */
   name: string;
   /** Require `Authorization: Bearer <token>` when set. */
@@ -168,7 +169,8 @@ export function createOpenAiApp({
   corsOrigins = [],
   log = console.log,
 }: ServerOptions): Hono {
-  const tokenizer = model.tokenizer;
+  const engine = "scorePrompts" in model ? model : wasmEngine(model);
+  const tokenizer = engine.tokenizer;
   if (!tokenizer) throw new Error(`${name}: serving needs a model with a tokenizer`);
   const queue = new Queue(maxQueue);
   const app = new Hono();
@@ -217,7 +219,7 @@ export function createOpenAiApp({
     const signal = c.req.raw.signal;
     admit();
     try {
-      return await queue.run(() => generateTokens(model, ids, { ...options, signal }));
+      return await queue.run(() => engine.generate(ids, { ...options, signal }));
     } catch (err) {
       if (signal.aborted) log(`precept serve: ${c.req.method} ${c.req.path}: the client went away; generation stopped`);
       throw err;
@@ -253,7 +255,7 @@ export function createOpenAiApp({
   const finish = (g: Generation) => (g.finishReason === "length" ? "length" : "stop");
   const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const created = () => Math.floor(Date.now() / 1000);
-  const { maxPositions } = model.dims;
+  const { maxPositions } = engine;
 
   /** New tokens for a request: what it asks for (or a default clipped to the room left), refused when it does not fit the context. */
   function tokenBudget(promptLength: number, asked: number | undefined, fallback: number, field: string, promptField: string): number {
@@ -337,12 +339,7 @@ export function createOpenAiApp({
 
   /** Log-probs of each prompt token given the ones before it (the first has none), for `echo`. */
   async function promptLogprobs(ids: number[][]): Promise<(number | null)[][]> {
-    const scored = await scoreCompletions(
-      model,
-      ids.map((p) => p.slice(0, 1)),
-      ids.map((p) => p.slice(1)),
-    );
-    return scored.map((lp) => [null, ...lp]);
+    return (await engine.scorePrompts(ids)).map((lp) => [null, ...lp]);
   }
 
   function completionLogprobs(g: Generation, prompt: number[], promptLps: (number | null)[] | null, echo: boolean) {
