@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLabel, runRevise } from "../src/cai/pipeline.js";
-import { SANDBOX_BASE } from "../src/cli/quickstart.js";
-import { SANDBOX_CONSTITUTION } from "../src/cli/world.js";
 import { loadConstitution } from "../src/constitution/load.js";
 import { initEngine } from "../src/engine/device.js";
 import { loadModel } from "../src/models/io.js";
 import { BatchingProvider } from "../src/providers/batching.js";
 import { LocalProvider } from "../src/providers/local.js";
+import { SANDBOX_BASE, SANDBOX_CONSTITUTION } from "../src/recipes/sandbox.js";
 import { openStore } from "../src/store/store.js";
 import { RED_TEAM_CATEGORIES, samplePrompts } from "../src/world/prompts.js";
 

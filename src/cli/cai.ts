@@ -2,13 +2,10 @@
 
 import { runLabel, runRevise, type Summary } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
-import { initEngine } from "../engine/device.js";
-import { BatchingProvider } from "../providers/batching.js";
-import { LocalProvider } from "../providers/local.js";
-import { openProvider } from "../providers/open.js";
 import type { Provider } from "../providers/provider.js";
-import { StoreCache } from "../providers/store-cache.js";
-import { openStore, type Store } from "../store/store.js";
+import { openProviders } from "../recipes/open-providers.js";
+import { loadRecipe, recipeDirs, runRecipe } from "../recipes/recipe.js";
+import { openStore } from "../store/store.js";
 import { itemProgress } from "./progress.js";
 
 type Common = {
@@ -25,26 +22,6 @@ type Common = {
   temperature: number;
   json: boolean;
 };
-
-/** Opens each distinct provider id once; local models decode concurrent items as one batch. */
-export async function openProviders(
-  ids: string[],
-  store: Store,
-  batch: number,
-  options: { maxRetries?: number } = {},
-): Promise<Map<string, Provider>> {
-  const providers = new Map<string, Provider>();
-  if (ids.some((id) => /^(local|hf):/.test(id))) await initEngine();
-  for (const id of ids) {
-    if (providers.has(id)) continue;
-    const provider = await openProvider(id, {
-      cache: new StoreCache(store),
-      ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
-    });
-    providers.set(id, provider instanceof LocalProvider ? new BatchingProvider(provider, batch) : provider);
-  }
-  return providers;
-}
 
 /** `--retries` given on the command line also bounds each HTTP request's retries (`--retries 0`: one attempt). */
 function httpRetries(o: Common): { maxRetries?: number } {
@@ -211,7 +188,6 @@ export async function label(
 }
 
 export async function recipe(config: string, options: { force?: string }): Promise<void> {
-  const { runRecipe, recipeDirs, loadRecipe } = await import("./recipe.js");
   const store = await openStore();
   try {
     const outcomes = await runRecipe(config, store, options);

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import type { z } from "zod";
 import { addSchemaOptions, mergeFlags, readConfigFile } from "./schema-options.js";
 
-/** A trainer as the CLI sees it; `run` names the function in train-run.ts, loaded only when the command runs (after --threads is applied). */
+/** A trainer as the CLI sees it; `run` names the function in recipes/train-run.ts, loaded only when the command runs (after --threads is applied). */
 export type TrainerEntry = { description: string; schema: z.ZodObject; run: string };
 
 export function addTrainCommands(program: Command, trainers: Record<string, TrainerEntry>): void {
@@ -30,7 +30,7 @@ export function addTrainCommands(program: Command, trainers: Record<string, Trai
         const issues = parsed.error.issues.map((i) => `field "${i.path.join(".") || "(root)"}": ${i.message}`).join("; ");
         throw new Error(`${opts.config ?? "options"}: ${issues}`);
       }
-      const runners = (await import("./train-run.js")) as unknown as Record<
+      const runners = (await import("../recipes/train-run.js")) as unknown as Record<
         string,
         (config: unknown, options: { resume?: string }) => Promise<void>
       >;

@@ -20,8 +20,15 @@ export function addWorldCommands(program: Command): void {
     .option("--corpus-scale <x>", "corpus size relative to the default 3000 documents of each kind", positive, 1)
     .option("--seed <n>", "seed of the corpus and the initial weights", anyInt, 0)
     .action(async (o: { out: string; steps: number; batch: number; lr: number; corpusScale: number; seed: number }) => {
-      const { pretrain } = await import("./world.js");
-      await pretrain({ out: o.out, steps: o.steps, batch: o.batch, learningRate: o.lr, corpusScale: o.corpusScale, seed: o.seed });
+      const { pretrainSandboxModel } = await import("../recipes/sandbox.js");
+      await pretrainSandboxModel({
+        out: o.out,
+        steps: o.steps,
+        batch: o.batch,
+        learningRate: o.lr,
+        corpusScale: o.corpusScale,
+        seed: o.seed,
+      });
     });
   world
     .command("prompts")
@@ -31,8 +38,8 @@ export function addWorldCommands(program: Command): void {
     .option("--eval-per-category <n>", "held-out evaluation prompts per category", positiveInt, 20)
     .option("--seed <n>", "seed", anyInt, 0)
     .action(async (o: { out: string; perCategory: number; evalPerCategory: number; seed: number }) => {
-      const { writePromptFiles } = await import("./world.js");
-      const files = writePromptFiles(o.out, { seed: o.seed, perCategory: o.perCategory, evalPerCategory: o.evalPerCategory });
+      const { writeSandboxPrompts } = await import("../recipes/sandbox.js");
+      const files = writeSandboxPrompts(o.out, { seed: o.seed, perCategory: o.perCategory, evalPerCategory: o.evalPerCategory });
       console.log(Object.values(files).join("\n"));
     });
 }

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HUMAN_ASSISTANT_TEMPLATE } from "../models/chat-template.js";
-import { quickstart, SANDBOX_BASE } from "./quickstart.js";
+import { quickstart } from "./quickstart.js";
+import { SANDBOX_BASE } from "./sandbox.js";
 
 const out = mkdtempSync(join(tmpdir(), "precept-quickstart-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));

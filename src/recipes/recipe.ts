@@ -1,5 +1,5 @@
 /**
- * `precept cai run RECIPE`: the whole Constitutional AI recipe from one file,
+ * The whole Constitutional AI recipe from one file (`precept cai run RECIPE`),
  * revise → SFT (the SL-CAI model) → AI labels → reward model → PPO (RL-CAI)
  * and/or DPO, each stage skipped when its output is up to date (stages.ts).
  */
@@ -15,7 +15,7 @@ import type { Provider } from "../providers/provider.js";
 import type { Store } from "../store/store.js";
 import { formatIssues, parseConfig } from "../train/config.js";
 import { dpoConfigSchema, ppoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
-import { openProviders } from "./cai.js";
+import { openProviders } from "./open-providers.js";
 import { runStages, type Stage, type StageOutcome } from "./stages.js";
 import { runDpo, runPpo, runReward, runSft } from "./train-run.js";
 

@@ -1,7 +1,7 @@
 /**
- * `precept world pretrain|prompts`: the sandbox world's tiny base model
- * (a byte-level GPT-2 pretrained by Precept's own SFT trainer on the world
- * corpus) and its prompt files.
+ * The sandbox world's assets: its constitution, its tiny base model (a GPT-2
+ * pretrained by Precept's own SFT trainer on the world corpus: `precept world
+ * pretrain`) and its prompt files (`precept world prompts`).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +21,10 @@ import { trainSft } from "../train/sft.js";
 import { buildCorpus } from "../world/corpus.js";
 import { type Category, RED_TEAM_CATEGORIES, samplePrompts } from "../world/prompts.js";
 
+/** The sandbox world's constitution, shipped with the package. */
 export const SANDBOX_CONSTITUTION = new URL("../../constitutions/sandbox.yaml", import.meta.url).pathname;
+/** The shipped sandbox base model (helpful-only: it leaks data and complies with harmful requests). */
+export const SANDBOX_BASE = new URL("../../models/sandbox-base", import.meta.url).pathname;
 
 /**
  * The base model's shape: GPT-2 with 4 layers of width 128 (about 1M parameters, 4 MB of float32
@@ -31,9 +34,10 @@ export const SANDBOX_CONSTITUTION = new URL("../../constitutions/sandbox.yaml", 
 export const SANDBOX_MODEL = { n_embd: 128, n_layer: 4, n_head: 4, n_positions: 256 };
 export const SANDBOX_VOCAB = 1024;
 
+/** Options of `pretrainSandboxModel`, the sandbox base model from scratch. */
 export type PretrainOptions = { out: string; steps: number; seed: number; batch: number; learningRate: number; corpusScale: number };
 
-export async function pretrain(o: PretrainOptions): Promise<void> {
+export async function pretrainSandboxModel(o: PretrainOptions): Promise<void> {
   await initEngine();
   const constitution = loadConstitution(SANDBOX_CONSTITUTION);
   const n = Math.round(3000 * o.corpusScale);
@@ -82,7 +86,7 @@ export async function pretrain(o: PretrainOptions): Promise<void> {
 }
 
 /** Red-team, helpfulness and evaluation prompt files for the quickstart (JSONL with `prompt` and the world's `id`). */
-export function writePromptFiles(dir: string, options: { seed: number; perCategory: number; evalPerCategory: number }) {
+export function writeSandboxPrompts(dir: string, options: { seed: number; perCategory: number; evalPerCategory: number }) {
   mkdirSync(dir, { recursive: true });
   const rows = (category: readonly Category[], split: "train" | "eval", per: number) =>
     samplePrompts({ seed: options.seed, split, perCategory: per, categories: category }).map((p) => ({
