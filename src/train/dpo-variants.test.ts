@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { numpy as np } from "../engine/jax.js";
+import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
 import { dpoConfigSchema } from "./configs.js";
-import { trainDpo } from "./dpo.js";
+import { meanLogits, trainDpo } from "./dpo.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-dpo-variants-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -41,8 +43,44 @@ describe("DPO loss types robust and hinge", () => {
       expect(last["rewards/margins"], lossType).toBeGreaterThan(0.1);
       expect(last["rewards/accuracies"]).toBe(1);
       expect(last.loss).toBeLessThan(first.loss as number);
+      expect(Number.isFinite(last["logits/chosen"]) && Number.isFinite(last["logits/rejected"])).toBe(true);
       model.dispose();
       ref.dispose();
     }
+  });
+});
+
+describe("DPO's logits/chosen and logits/rejected (TRL)", () => {
+  it("are the mean raw logit over the vocabulary and the completion tokens, without forming the logits", async () => {
+    const rng = new Rng(1);
+    const [rows, length, d, vocab] = [4, 3, 5, 7];
+    const hidden = Array.from({ length: rows * length * d }, () => rng.normal());
+    const weight = Array.from({ length: vocab * d }, () => rng.normal());
+    const mask = [1, 1, 0, 1, 0, 0, 1, 1];
+    // By hand: every logit h_t · W_v of a masked token, averaged.
+    const expected = (first: number) => {
+      let sum = 0;
+      let count = 0;
+      for (let b = first; b < first + 2; b++) {
+        for (let t = 0; t < length - 1; t++) {
+          if (!mask[b * (length - 1) + t]) continue;
+          for (let v = 0; v < vocab; v++) {
+            let logit = 0;
+            for (let k = 0; k < d; k++) logit += (hidden[(b * length + t) * d + k] as number) * (weight[v * d + k] as number);
+            sum += logit;
+            count++;
+          }
+        }
+      }
+      return sum / count;
+    };
+    const out = meanLogits(
+      np.array(Float32Array.from(hidden)).reshape([rows, length, d]),
+      np.array(Float32Array.from(weight)).reshape([vocab, d]),
+      np.array(Float32Array.from(mask)).reshape([rows, length - 1]),
+      2,
+    );
+    expect(await readNumber(out["logits/chosen"] as never)).toBeCloseTo(expected(0), 4);
+    expect(await readNumber(out["logits/rejected"] as never)).toBeCloseTo(expected(2), 4);
   });
 });

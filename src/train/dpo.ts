@@ -45,6 +45,25 @@ function completionSums(logprobs: JaxArray, mask: JaxArray, average: boolean): J
   return sums;
 }
 
+/**
+ * TRL's `logits/chosen` and `logits/rejected`: the mean raw logit over the
+ * vocabulary and the completion tokens of the chosen (first `pairs` rows) and
+ * rejected rows. The mean over the vocabulary of h·W_v is h·mean(W), so the
+ * full logits are never formed. Consumes hidden [2B, T, D], weight [V, D], mask [2B, T−1].
+ */
+export function meanLogits(hidden: JaxArray, weight: JaxArray, mask: JaxArray, pairs: number): Record<string, JaxArray> {
+  const [rows, length, d] = hidden.shape as [number, number, number];
+  if (rows !== 2 * pairs) throw new Error(`meanLogits: ${rows} rows for ${pairs} pairs`);
+  const perToken = hidden
+    .slice([], [0, length - 1])
+    .mul(weight.mean(0).reshape([1, 1, d]))
+    .sum(-1);
+  const [chosenMask, rejectedMask] = np.split(mask, [pairs], 0) as [JaxArray, JaxArray];
+  const [chosen, rejected] = np.split(perToken, [pairs], 0) as [JaxArray, JaxArray];
+  const masked = (x: JaxArray, m: JaxArray) => x.mul(m.ref).sum().div(np.maximum(m.sum(), 1));
+  return { "logits/chosen": masked(chosen, chosenMask), "logits/rejected": masked(rejected, rejectedMask) };
+}
+
 /** Completion log-probs [2B] of a forward pass without gradients. Consumes params and arrays. */
 function completionLogps(
   model: CausalLM,
@@ -68,11 +87,29 @@ async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: bo
   return out;
 }
 
+/**
+ * Held-out preference accuracy of the implicit reward β·(log π − log π_ref):
+ * the share of pairs whose chosen side gains more than the rejected one.
+ */
+async function heldOutAccuracy(model: CausalLM, pairs: WithReference[], average: boolean, batchSize: number): Promise<number> {
+  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) => completionLogps(model, params, batch, average));
+  let correct = 0;
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const slice = pairs.slice(i, i + batchSize);
+    const logps = await readFloats(forward(treeRef(model.params), sequenceBatch(slice, model.padId) as never));
+    for (const [j, e] of slice.entries())
+      if ((logps[j] as number) - e.refChosen > (logps[slice.length + j] as number) - e.refRejected) correct++;
+  }
+  forward.dispose();
+  return correct / pairs.length;
+}
+
 export async function trainDpo({
   config,
   model,
   ref,
   train,
+  evalSet,
   resume,
 }: {
   config: DpoConfig;
@@ -80,6 +117,8 @@ export async function trainDpo({
   /** Frozen reference (e.g. `model.clone()` before training). */
   ref: CausalLM;
   train: DpoExample[];
+  /** Held-out pairs: `eval_rewards/accuracies` every `eval_steps` and at the end. */
+  evalSet?: DpoExample[];
   resume?: string;
 }) {
   if (train.length === 0) throw new Error("dpo: the training set is empty");
@@ -88,6 +127,12 @@ export async function trainDpo({
   if (emptyPrompt >= 0) throw new Error(`dpo: pair ${emptyPrompt} has an empty prompt; add a BOS token or some prompt text`);
   const average = config.loss_type === "ipo";
   const withReference = await referenceLogps(ref, train, average, config.per_device_train_batch_size);
+  const evalReference = evalSet?.length ? await referenceLogps(ref, evalSet, average, config.per_device_train_batch_size) : [];
+  let lastAccuracy = Number.NaN;
+  const evaluate = async () => {
+    lastAccuracy = await heldOutAccuracy(model, evalReference, average, config.per_device_train_batch_size);
+    return { "rewards/accuracies": lastAccuracy };
+  };
   const batches = Math.ceil(train.length / config.per_device_train_batch_size);
   const core = new TrainerCore("dpo", model, config, plannedSteps(config, batches));
   if (resume) await core.resume(resume);
@@ -96,10 +141,11 @@ export async function trainDpo({
     batch.keyMask.dispose();
     const pairs = batch.refChosen.shape[0] as number;
     const weight = model.arch.lmHeadWeight(params, model.config);
+    const logits = meanLogits(hidden.ref, weight.ref, batch.mask.ref, pairs);
     const logprobs = nextTokenLogProbsFromHidden(hidden, weight, batch.ids, { gradients: headGradients(core.baseTrains) });
     const logps = completionSums(logprobs, batch.mask, average);
     const [policyChosen, policyRejected] = np.split(logps, [pairs], 0) as [JaxArray, JaxArray];
-    return dpoLoss({
+    const { loss, metrics } = dpoLoss({
       policyChosen,
       policyRejected,
       refChosen: batch.refChosen,
@@ -108,6 +154,7 @@ export async function trainDpo({
       lossType: config.loss_type,
       labelSmoothing: config.label_smoothing,
     });
+    return { loss, metrics: { ...metrics, ...logits } };
   };
   const longest = Math.max(...train.map((e) => e.prompt.length + Math.max(e.chosen.length, e.rejected.length)));
   const staged = chooseStaged("dpo", model, {
@@ -128,6 +175,7 @@ export async function trainDpo({
       refChosen: np.array(Float32Array.from(examples, (e) => e.refChosen)),
       refRejected: np.array(Float32Array.from(examples, (e) => e.refRejected)),
     }),
+    ...(evalReference.length > 0 ? { evaluate } : {}),
   });
-  return { history, core };
+  return { history, core, ...(evalReference.length > 0 ? { heldOut: { accuracy: lastAccuracy, pairs: evalReference.length } } : {}) };
 }
