@@ -115,7 +115,14 @@ export async function trainRewardModel({
   const batches = Math.ceil(train.length / config.per_device_train_batch_size);
   const core = new TrainerCore("rm", model, config, plannedSteps(config, batches));
   if (resume) await core.resume(resume);
-  const evaluate = evalSet?.length ? async () => ({ accuracy: await pairAccuracy(model, evalSet) }) : undefined;
+  // The last evaluation is returned too: the chance gate (src/quality/accuracy.ts) judges it.
+  let heldOutAccuracy = Number.NaN;
+  const evaluate = evalSet?.length
+    ? async () => {
+        heldOutAccuracy = await pairAccuracy(model, evalSet);
+        return { accuracy: heldOutAccuracy };
+      }
+    : undefined;
   const history = await runSupervised({
     core,
     lossFn: rewardLossFn(model, config.center_rewards_coefficient, { baseTrains: core.baseTrains }),
@@ -123,5 +130,5 @@ export async function trainRewardModel({
     toDevice: (examples: PairExample[]) => pairBatch(examples, model.padId),
     ...(evaluate ? { evaluate } : {}),
   });
-  return { history, core };
+  return { history, core, ...(evalSet?.length ? { heldOut: { accuracy: heldOutAccuracy, pairs: evalSet.length } } : {}) };
 }
