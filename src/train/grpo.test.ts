@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Rng } from "../engine/rng.js";
+import { treeToHost } from "../engine/tree.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
 import { grpoConfigSchema } from "./configs.js";
@@ -90,5 +91,47 @@ describe("GRPO at TRL parity", () => {
     );
     policy.dispose();
     ref.dispose();
+  });
+
+  it("mask_truncated_completions leaves completions without EOS out of the loss", async () => {
+    // This policy has no tokenizer, so no EOS: every completion is truncated at response_length.
+    const run = async (mask: boolean) => {
+      const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
+      const policy = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(0)));
+      const before = await treeToHost(policy.params);
+      const grpoConfig = grpoConfigSchema.parse({
+        model_name_or_path: "unused",
+        train_file: "unused",
+        output_dir: join(tmp, `mask-${mask}`),
+        response_length: 6,
+        temperature: 1,
+        learning_rate: 1e-2,
+        save_steps: 0,
+        progress: false,
+        per_device_train_batch_size: 8,
+        num_generations: 4,
+        max_steps: 2,
+        total_episodes: 16,
+        mask_truncated_completions: mask,
+      });
+      // Distinct for almost every sample, so every group has a spread and advantages ≠ 0.
+      const reward = ({ responses }: { responses: number[][] }) => responses.map((r) => r.reduce((a, x) => a + x, 0));
+      const { history } = await trainGrpo({ config: grpoConfig, policy, ref: policy.clone(), prompts: PROMPTS, reward: { fn: reward } });
+      const after = await treeToHost(policy.params);
+      let moved = 0;
+      for (const [name, { data: values }] of before) {
+        const now = after.get(name)?.data as Float32Array;
+        for (let i = 0; i < values.length; i++) moved = Math.max(moved, Math.abs((now[i] as number) - (values[i] as number)));
+      }
+      policy.dispose();
+      return { history, moved };
+    };
+    const masked = await run(true);
+    expect(masked.history.every((h) => h["completions/clipped_ratio"] === 1)).toBe(true);
+    expect(masked.history.every((h) => h.loss === 0)).toBe(true);
+    expect(masked.moved).toBe(0);
+    expect(masked.history).toHaveLength(2);
+    const unmasked = await run(false);
+    expect(unmasked.moved).toBeGreaterThan(1e-4);
   });
 });
