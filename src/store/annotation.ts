@@ -7,6 +7,7 @@
  * `overlap` annotators, an answer is stored once per idempotency key, an
  * annotator has at most one live answer per item.
  */
+import { sql } from "kysely";
 
 export type CampaignRow = { id: number; name: string; settings: unknown; createdAt: number };
 export type NewCampaignItem = { key: string; data: unknown };
@@ -52,7 +53,7 @@ export type NextAssignmentOptions = {
 };
 
 /** Statuses that do not take one of an item's `overlap` slots. */
-export const FREE_STATUSES_SQL = "('skipped', 'expired')";
+export const FREE_STATUSES: AssignmentStatus[] = ["skipped", "expired"];
 
 export interface AnnotationStore {
   /** A campaign with its items, in one transaction; an existing name is an error. */
@@ -105,35 +106,37 @@ export interface AnnotationStore {
 
 export type AnnotatorProgress = { answered: number; skipped: number; remaining: number };
 
-/** The counts behind `annotatorProgress`, one query for both engines ($1 campaign, $2 annotator, $3 overlap). */
-export const PROGRESS_SQL = `
-  SELECT
-    COALESCE(SUM(CASE WHEN mine.status = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
-    COALESCE(SUM(CASE WHEN mine.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped,
-    COALESCE(SUM(CASE WHEN mine.status = 'assigned'
-      OR (mine.status IS NULL AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN ('skipped', 'expired')) < $3)
-      THEN 1 ELSE 0 END), 0) AS remaining
-  FROM campaign_items i
-  LEFT JOIN assignments mine ON mine.item_id = i.id AND mine.annotator_id = $2
-  WHERE i.campaign_id = $1`;
+/** The counts behind `annotatorProgress`, one query for both engines. */
+export function progressQuery(campaignId: number, annotatorId: number, overlap: number) {
+  return sql<{ answered: number; skipped: number; remaining: number }>`
+    SELECT
+      COALESCE(SUM(CASE WHEN mine.status = 'answered' THEN 1 ELSE 0 END), 0) AS answered,
+      COALESCE(SUM(CASE WHEN mine.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped,
+      COALESCE(SUM(CASE WHEN mine.status = 'assigned'
+        OR (mine.status IS NULL AND (SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN (${sql.join(FREE_STATUSES)})) < ${overlap})
+        THEN 1 ELSE 0 END), 0) AS remaining
+    FROM campaign_items i
+    LEFT JOIN assignments mine ON mine.item_id = i.id AND mine.annotator_id = ${annotatorId}
+    WHERE i.campaign_id = ${campaignId}`;
+}
 
-/** Rows → typed objects; SQLite keeps JSON as text, PostgreSQL (JSONB) returns it parsed, and BIGINTs arrive as strings. */
-function json(value: unknown, jsonAsText: boolean): unknown {
-  return value === null || value === undefined ? null : jsonAsText ? JSON.parse(value as string) : value;
+/** Rows → typed objects (both engines return JSON columns as text; see connect.ts). */
+function json(value: unknown): unknown {
+  return value === null || value === undefined ? null : JSON.parse(value as string);
 }
 const optionalNumber = (value: unknown) => (value === null || value === undefined ? null : Number(value));
 
-export function toCampaign(row: Record<string, unknown>, jsonAsText: boolean): CampaignRow {
-  return { id: Number(row.id), name: String(row.name), settings: json(row.settings, jsonAsText), createdAt: Number(row.created_at) };
+export function toCampaign(row: Record<string, unknown>): CampaignRow {
+  return { id: Number(row.id), name: String(row.name), settings: json(row.settings), createdAt: Number(row.created_at) };
 }
 
-export function toCampaignItem(row: Record<string, unknown>, jsonAsText: boolean): CampaignItemRow {
+export function toCampaignItem(row: Record<string, unknown>): CampaignItemRow {
   return {
     id: Number(row.id),
     campaignId: Number(row.campaign_id),
     key: String(row.key),
     position: Number(row.position),
-    data: json(row.data, jsonAsText),
+    data: json(row.data),
   };
 }
 
@@ -141,28 +144,28 @@ export function toAnnotator(row: Record<string, unknown>): AnnotatorRow {
   return { id: Number(row.id), name: String(row.name), createdAt: Number(row.created_at), revokedAt: optionalNumber(row.revoked_at) };
 }
 
-export function toAssignment(row: Record<string, unknown>, jsonAsText: boolean): AssignmentRow {
+export function toAssignment(row: Record<string, unknown>): AssignmentRow {
   return {
     id: Number(row.id),
     campaignId: Number(row.campaign_id),
     itemId: Number(row.item_id),
     annotatorId: Number(row.annotator_id),
-    shownOrder: json(row.shown_order, jsonAsText) as number[],
+    shownOrder: json(row.shown_order) as number[],
     status: row.status as AssignmentStatus,
     seq: Number(row.seq),
     assignedAt: Number(row.assigned_at),
   };
 }
 
-export function toAnswer(row: Record<string, unknown>, jsonAsText: boolean): AnswerRow {
+export function toAnswer(row: Record<string, unknown>): AnswerRow {
   return {
     id: Number(row.id),
     campaignId: Number(row.campaign_id),
     itemId: Number(row.item_id),
     annotatorId: Number(row.annotator_id),
     idempotencyKey: String(row.idempotency_key),
-    shownOrder: json(row.shown_order, jsonAsText) as number[],
-    data: json(row.data, jsonAsText),
+    shownOrder: json(row.shown_order) as number[],
+    data: json(row.data),
     createdAt: Number(row.created_at),
     undoneAt: optionalNumber(row.undone_at),
   };

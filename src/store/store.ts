@@ -1,7 +1,8 @@
 /**
  * The store: one interface over SQLite (the embedded default, a file) and
- * PostgreSQL (for teams and many workers). This first part holds the schema
- * migrations and work claiming; pipeline records build on it.
+ * PostgreSQL (for teams and many workers), implemented once over both
+ * (sql-store.ts, with Kysely): versioned migrations, work claiming, records
+ * with provenance, metrics, the provider cache and annotation.
  *
  * Work claiming: a pipeline enqueues items under a run (a key makes
  * enqueueing idempotent, so a restarted pipeline adds no duplicates); workers
@@ -10,6 +11,8 @@
  * worker that lost its claim is refused, so no item is done twice.
  */
 import type { AnnotationStore } from "./annotation.js";
+import { connect } from "./connect.js";
+import { SqlStore } from "./sql-store.js";
 
 export type WorkStatus = "pending" | "claimed" | "done" | "failed";
 
@@ -32,18 +35,8 @@ export type NewWorkItem = { key: string; kind: string; payload?: unknown };
 export type ClaimOptions = { limit: number; leaseMs: number; host?: string; pid?: number };
 export type Claimer = { worker: string; host: string | null; pid: number | null; items: number };
 
-/** CLAIMERS_SQL rows → `Claimer`s. */
-export function toClaimers(rows: Record<string, unknown>[]): Claimer[] {
-  return rows.map((r) => ({
-    worker: String(r.claimed_by),
-    host: (r.claimed_host as string | null) ?? null,
-    pid: r.claimed_pid === null || r.claimed_pid === undefined ? null : Number(r.claimed_pid),
-    items: Number(r.n),
-  }));
-}
-
-/** What pipelines store; `data` holds the record in TRL's field names where one exists. */
-export type RecordKind = "prompt" | "generation" | "critique" | "revision" | "comparison" | "ai_label" | "annotation";
+/** What pipelines store (`guard_decision`: one screening by `precept guard`); `data` holds the record in TRL's field names where one exists. */
+export type RecordKind = "prompt" | "generation" | "critique" | "revision" | "comparison" | "ai_label" | "annotation" | "guard_decision";
 
 /** Where a record came from. */
 export type Provenance = {
@@ -66,27 +59,6 @@ export type StoredRecord = Required<Provenance> & {
 };
 
 export type RunSummary = { id: string; kind: string | null; createdAt: number | null; records: Partial<Record<RecordKind, number>> };
-
-/** The runs a store knows: registered ones and any run id that records or work items carry (e.g. from `store import`). */
-export const RUNS_SQL = `SELECT ids.id, r.kind, r.created_at FROM
-  (SELECT id FROM runs UNION SELECT DISTINCT run_id FROM records UNION SELECT DISTINCT run_id FROM work_items) ids
-  LEFT JOIN runs r ON r.id = ids.id ORDER BY COALESCE(r.created_at, 0), ids.id`;
-export const RUN_RECORD_COUNTS_SQL = "SELECT run_id, kind, COUNT(*) AS n FROM records GROUP BY run_id, kind";
-
-/** Rows of RUNS_SQL and RUN_RECORD_COUNTS_SQL → `RunSummary`s. */
-export function toRunSummaries(runs: Record<string, unknown>[], counts: Record<string, unknown>[]): RunSummary[] {
-  const byRun = new Map<string, Partial<Record<RecordKind, number>>>();
-  for (const c of counts) {
-    const id = String(c.run_id);
-    byRun.set(id, { ...byRun.get(id), [String(c.kind)]: Number(c.n) });
-  }
-  return runs.map((r) => ({
-    id: String(r.id),
-    kind: (r.kind as string | null) ?? null,
-    createdAt: r.created_at === null || r.created_at === undefined ? null : Number(r.created_at),
-    records: byRun.get(String(r.id)) ?? {},
-  }));
-}
 
 export interface Store extends AnnotationStore {
   readonly dialect: "sqlite" | "postgres";
@@ -137,67 +109,28 @@ export interface Store extends AnnotationStore {
 
 /** `postgres://…` / `postgresql://…` opens PostgreSQL; anything else is a SQLite file path (default `precept.db`). */
 export async function openStore(location = process.env.PRECEPT_DB ?? "precept.db"): Promise<Store> {
-  const store = /^postgres(ql)?:\/\//.test(location)
-    ? new (await import("./postgres.js")).PostgresStore(location)
-    : new (await import("./sqlite.js")).SqliteStore(location);
-  await store.migrate();
+  const { db, dialect, describeError } = await connect(location);
+  const store = withDescribedErrors(new SqlStore(db, dialect), describeError);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
   return store;
 }
 
-/** Rows as the engines return them → `WorkItem`; SQLite keeps JSON as text, PostgreSQL (JSONB) returns it parsed. */
-export function toWorkItem(row: Record<string, unknown>, jsonAsText: boolean): WorkItem {
-  const json = (v: unknown) => (v === null || v === undefined ? null : jsonAsText ? JSON.parse(v as string) : v);
-  return {
-    id: Number(row.id),
-    runId: String(row.run_id),
-    key: String(row.key),
-    kind: String(row.kind),
-    payload: json(row.payload),
-    status: row.status as WorkStatus,
-    claimedBy: (row.claimed_by as string | null) ?? null,
-    claimExpiresAt: row.claim_expires_at === null || row.claim_expires_at === undefined ? null : Number(row.claim_expires_at),
-    attempts: Number(row.attempts),
-    result: json(row.result),
-    error: (row.error as string | null) ?? null,
-  };
-}
-
-/** A records row → `StoredRecord`. */
-export function toStoredRecord(row: Record<string, unknown>, jsonAsText: boolean): StoredRecord {
-  const json = (v: unknown) => (v === null || v === undefined ? null : jsonAsText ? JSON.parse(v as string) : v);
-  return {
-    id: Number(row.id),
-    runId: String(row.run_id),
-    kind: row.kind as RecordKind,
-    key: String(row.key),
-    parentId: row.parent_id === null || row.parent_id === undefined ? null : Number(row.parent_id),
-    data: json(row.data),
-    constitutionHash: (row.constitution_hash as string | null) ?? null,
-    principleId: (row.principle_id as string | null) ?? null,
-    modelId: (row.model_id as string | null) ?? null,
-    sampling: json(row.sampling),
-    seed: row.seed === null || row.seed === undefined ? null : Number(row.seed),
-    createdAt: Number(row.created_at),
-  };
-}
-
-/** The parameters of a records insert, in column order. */
-export function recordValues(runId: string, record: NewRecord, now: number): unknown[] {
-  return [
-    runId,
-    record.kind,
-    record.key,
-    record.parentId ?? null,
-    JSON.stringify(record.data ?? null),
-    record.constitutionHash ?? null,
-    record.principleId ?? null,
-    record.modelId ?? null,
-    record.sampling === undefined ? null : JSON.stringify(record.sampling),
-    record.seed ?? null,
-    now,
-  ];
-}
-
-export function emptyCounts(): Record<WorkStatus, number> {
-  return { pending: 0, claimed: 0, done: 0, failed: 0 };
+/**
+ * The store with every method's errors passed through `describe` (SQLite's own messages, "attempt to write a
+ * readonly database", "file is not a database", do not say which file; this is the one place that names it).
+ */
+function withDescribedErrors(store: Store, describe: (error: unknown) => unknown): Store {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        (value.apply(target, args) as Promise<unknown>).catch((error: unknown) => Promise.reject(describe(error)));
+    },
+  });
 }

@@ -1,0 +1,701 @@
+/**
+ * The store, once for both engines, over Kysely. Where the engines differ:
+ *
+ * - Transactions that must see and write without a race begin with
+ *   `BEGIN IMMEDIATE` on SQLite (the write lock up front: one writer at a time
+ *   across processes) and plain `BEGIN` on PostgreSQL, where the rows they
+ *   decide on are locked instead: claims take `FOR UPDATE SKIP LOCKED`, so
+ *   concurrent workers take disjoint items without waiting on each other;
+ *   handing out annotation items locks the campaign row, an answer its
+ *   assignment row.
+ * - Migrations take an advisory lock on PostgreSQL, so two processes starting
+ *   at once do not both apply them (SQLite's write lock does that there).
+ */
+import { type Kysely, sql } from "kysely";
+import {
+  type AnnotatorProgress,
+  type AnnotatorRow,
+  type AnswerRow,
+  type AssignmentRow,
+  type CampaignItemRow,
+  type CampaignRow,
+  FREE_STATUSES,
+  isUniqueViolation,
+  type NewAnswer,
+  type NewCampaignItem,
+  type NextAssignmentOptions,
+  progressQuery,
+  type SubmitResult,
+  toAnnotator,
+  toAnswer,
+  toAssignment,
+  toCampaign,
+  toCampaignItem,
+} from "./annotation.js";
+import type { Dialect } from "./connect.js";
+import { MIGRATIONS } from "./migrations.js";
+import { emptyCounts, RUN_RECORD_COUNTS_SQL, RUNS_SQL, toClaimers, toRunSummaries, toStoredRecord, toWorkItem } from "./rows.js";
+import type { Tables } from "./schema.js";
+import type {
+  Claimer,
+  ClaimOptions,
+  NewRecord,
+  NewWorkItem,
+  RecordKind,
+  RunSummary,
+  Store,
+  StoredRecord,
+  WorkItem,
+  WorkStatus,
+} from "./store.js";
+
+type Db = Kysely<Tables>;
+type Row = Record<string, unknown>;
+
+const MIGRATION_LOCK = 7_355_608;
+/** Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const CHUNK = 500;
+
+const jsonText = (value: unknown) => JSON.stringify(value ?? null);
+const parse = (text: string) => JSON.parse(text) as unknown;
+
+function* chunks<T>(items: T[], size = CHUNK): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+export class SqlStore implements Store {
+  constructor(
+    readonly db: Db,
+    readonly dialect: Dialect,
+  ) {}
+
+  /** Runs `body` in one transaction on one connection (see the header for how each engine begins). */
+  async #transaction<T>(body: (tx: Db) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(async (tx) => {
+      await sql.raw(this.dialect === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN").execute(tx);
+      try {
+        const result = await body(tx);
+        await sql.raw("COMMIT").execute(tx);
+        return result;
+      } catch (error) {
+        await sql
+          .raw("ROLLBACK")
+          .execute(tx)
+          .catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  /** `FOR UPDATE` (with `SKIP LOCKED`) where rows can be locked; SQLite's write lock already covers the transaction. */
+  get #locks(): boolean {
+    return this.dialect === "postgres";
+  }
+
+  async migrate(): Promise<void> {
+    const versions = async (db: Db) =>
+      new Set((await db.selectFrom("schema_migrations").select("version").execute()).map((r) => r.version));
+    // Nothing to apply: no write lock needed, so a read-only store can still be read.
+    const applied = await versions(this.db).catch(() => new Set<number>());
+    if (MIGRATIONS.every((m) => applied.has(m.version))) return;
+    await this.#transaction(async (tx) => {
+      if (this.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(tx);
+      await sql
+        .raw(
+          `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${this.dialect === "sqlite" ? "INTEGER" : "BIGINT"} NOT NULL)`,
+        )
+        .execute(tx);
+      const done = await versions(tx);
+      for (const migration of MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        // better-sqlite3 prepares one statement at a time; the migrations hold no `;` inside a statement.
+        for (const statement of migration[this.dialect].split(";").map((s) => s.trim())) {
+          if (statement) await sql.raw(statement).execute(tx);
+        }
+        await tx
+          .insertInto("schema_migrations")
+          .values({ version: migration.version, name: migration.name, applied_at: Date.now() })
+          .execute();
+      }
+    });
+  }
+
+  async enqueue(runId: string, items: NewWorkItem[]): Promise<number> {
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      let added = 0;
+      for (const chunk of chunks(items)) {
+        const result = await tx
+          .insertInto("work_items")
+          .values(
+            chunk.map((i) => ({ run_id: runId, key: i.key, kind: i.kind, payload: jsonText(i.payload), created_at: now, updated_at: now })),
+          )
+          .onConflict((oc) => oc.columns(["run_id", "key"]).doNothing())
+          .executeTakeFirst();
+        added += Number(result.numInsertedOrUpdatedRows ?? 0);
+      }
+      return added;
+    });
+  }
+
+  async claim(runId: string, worker: string, { limit, leaseMs, host, pid }: ClaimOptions): Promise<WorkItem[]> {
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      const claimable = tx
+        .selectFrom("work_items")
+        .select("id")
+        .where("run_id", "=", runId)
+        .where((eb) => eb.or([eb("status", "=", "pending"), eb.and([eb("status", "=", "claimed"), eb("claim_expires_at", "<", now)])]))
+        .orderBy("id")
+        .limit(limit)
+        .$if(this.#locks, (q) => q.forUpdate().skipLocked());
+      const rows = await tx
+        .updateTable("work_items")
+        .set({
+          status: "claimed",
+          claimed_by: worker,
+          claimed_host: host ?? null,
+          claimed_pid: pid ?? null,
+          claim_expires_at: now + leaseMs,
+          attempts: sql`attempts + 1`,
+          updated_at: now,
+        })
+        .where("id", "in", claimable)
+        .returningAll()
+        .execute();
+      return rows.map(toWorkItem).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  async claimers(runId: string): Promise<Claimer[]> {
+    const rows = await this.db
+      .selectFrom("work_items")
+      .select(["claimed_by", "claimed_host", "claimed_pid", (eb) => eb.fn.countAll().as("n")])
+      .where("run_id", "=", runId)
+      .where("status", "=", "claimed")
+      .where("claim_expires_at", ">=", Date.now())
+      .groupBy(["claimed_by", "claimed_host", "claimed_pid"])
+      .execute();
+    return toClaimers(rows);
+  }
+
+  async expireClaims(runId: string, worker: string): Promise<number> {
+    const result = await this.db
+      .updateTable("work_items")
+      .set({ claim_expires_at: 0, updated_at: Date.now() })
+      .where("run_id", "=", runId)
+      .where("status", "=", "claimed")
+      .where("claimed_by", "=", worker)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async complete(id: number, worker: string, result: unknown): Promise<boolean> {
+    const updated = await this.db
+      .updateTable("work_items")
+      .set({ status: "done", result: jsonText(result), claimed_by: null, claim_expires_at: null, updated_at: Date.now() })
+      .where("id", "=", id)
+      .where("status", "=", "claimed")
+      .where("claimed_by", "=", worker)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) === 1;
+  }
+
+  async release(id: number, worker: string, error?: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const max = Number.isFinite(maxAttempts) ? maxAttempts : 2 ** 31 - 1;
+    const updated = await this.db
+      .updateTable("work_items")
+      .set({
+        status: sql<string>`CASE WHEN attempts >= ${max} THEN 'failed' ELSE 'pending' END`,
+        error: error ?? null,
+        claimed_by: null,
+        claim_expires_at: null,
+        updated_at: Date.now(),
+      })
+      .where("id", "=", id)
+      .where("status", "=", "claimed")
+      .where("claimed_by", "=", worker)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) === 1;
+  }
+
+  async renew(ids: number[], worker: string, leaseMs: number): Promise<number> {
+    const now = Date.now();
+    let held = 0;
+    for (const chunk of chunks(ids)) {
+      const updated = await this.db
+        .updateTable("work_items")
+        .set({ claim_expires_at: now + leaseMs, updated_at: now })
+        .where("id", "in", chunk)
+        .where("status", "=", "claimed")
+        .where("claimed_by", "=", worker)
+        .executeTakeFirst();
+      held += Number(updated.numUpdatedRows);
+    }
+    return held;
+  }
+
+  async counts(runId: string): Promise<Record<WorkStatus, number>> {
+    const counts = emptyCounts();
+    const rows = await this.db
+      .selectFrom("work_items")
+      .select(["status", (eb) => eb.fn.countAll().as("n")])
+      .where("run_id", "=", runId)
+      .groupBy("status")
+      .execute();
+    for (const row of rows) counts[row.status as WorkStatus] = Number(row.n);
+    return counts;
+  }
+
+  async items(runId: string): Promise<WorkItem[]> {
+    const rows = await this.db.selectFrom("work_items").selectAll().where("run_id", "=", runId).orderBy("id").execute();
+    return rows.map(toWorkItem);
+  }
+
+  async putRun(id: string, kind: string, config: unknown): Promise<void> {
+    await this.db
+      .insertInto("runs")
+      .values({ id, kind, config: jsonText(config), created_at: Date.now() })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
+  }
+
+  async putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void> {
+    await this.db
+      .insertInto("constitutions")
+      .values({ hash, name, version, content: JSON.stringify(content), created_at: Date.now() })
+      .onConflict((oc) => oc.column("hash").doNothing())
+      .execute();
+  }
+
+  async constitution(hash: string) {
+    const row = await this.db.selectFrom("constitutions").selectAll().where("hash", "=", hash).executeTakeFirst();
+    return row ? { hash, name: row.name, version: row.version ?? null, content: parse(row.content) } : null;
+  }
+
+  async addRecords(runId: string, records: NewRecord[]): Promise<number[]> {
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      const ids: number[] = [];
+      for (const chunk of chunks(records, 200)) {
+        await tx
+          .insertInto("records")
+          .values(chunk.map((record) => recordRow(runId, record, now)))
+          .onConflict((oc) => oc.columns(["run_id", "kind", "key"]).doNothing())
+          .execute();
+        // Each record's id, new or existing (ON CONFLICT DO NOTHING returns nothing for those that existed).
+        const rows = await tx
+          .selectFrom("records")
+          .select(["id", "kind", "key"])
+          .where("run_id", "=", runId)
+          .where(
+            "key",
+            "in",
+            chunk.map((r) => r.key),
+          )
+          .execute();
+        const byKey = new Map(rows.map((r) => [`${r.kind}\n${r.key}`, Number(r.id)]));
+        for (const record of chunk) ids.push(byKey.get(`${record.kind}\n${record.key}`) as number);
+      }
+      return ids;
+    });
+  }
+
+  async records(runId: string, kind?: RecordKind): Promise<StoredRecord[]> {
+    const rows = await this.db
+      .selectFrom("records")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .$if(kind !== undefined, (q) => q.where("kind", "=", kind as string))
+      .orderBy("id")
+      .execute();
+    return rows.map(toStoredRecord);
+  }
+
+  async runs(): Promise<RunSummary[]> {
+    const [runs, counts] = await Promise.all([
+      sql.raw<Row>(RUNS_SQL).execute(this.db),
+      sql.raw<Row>(RUN_RECORD_COUNTS_SQL).execute(this.db),
+    ]);
+    return toRunSummaries(runs.rows, counts.rows);
+  }
+
+  async principleCounts(constitutionHash: string): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom("records")
+      .select(["principle_id", (eb) => eb.fn.countAll().as("n")])
+      .where("constitution_hash", "=", constitutionHash)
+      .where("principle_id", "is not", null)
+      .groupBy("principle_id")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.principle_id as string, Number(r.n)]));
+  }
+
+  async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
+    await this.db
+      .insertInto("metrics")
+      .values({ run_id: runId, step, data: JSON.stringify(data), created_at: Date.now() })
+      .execute();
+  }
+
+  async metrics(runId: string) {
+    const rows = await this.db
+      .selectFrom("metrics")
+      .select(["step", "data"])
+      .where("run_id", "=", runId)
+      .orderBy("step")
+      .orderBy("id")
+      .execute();
+    return rows.map((row) => ({ step: Number(row.step), data: parse(row.data) as Record<string, number> }));
+  }
+
+  async cacheGet(key: string): Promise<unknown | undefined> {
+    const row = await this.db.selectFrom("provider_cache").select("value").where("key", "=", key).executeTakeFirst();
+    return row ? parse(row.value) : undefined;
+  }
+
+  async cacheSet(key: string, value: unknown): Promise<void> {
+    await this.db
+      .insertInto("provider_cache")
+      .values({ key, value: JSON.stringify(value), created_at: Date.now() })
+      .onConflict((oc) => oc.column("key").doNothing())
+      .execute();
+  }
+
+  // Annotation (migration 3): the overlap count and the one-live-answer rule are checked and written
+  // in one transaction, so two annotators (or two submissions) at once cannot both pass the check.
+
+  async createCampaign(name: string, settings: unknown, items: NewCampaignItem[]): Promise<CampaignRow> {
+    try {
+      return await this.#transaction(async (tx) => {
+        const row = await tx
+          .insertInto("campaigns")
+          .values({ name, settings: JSON.stringify(settings), created_at: Date.now() })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const rows = items.map((item, position) => ({ campaign_id: row.id, key: item.key, position, data: JSON.stringify(item.data) }));
+        for (const chunk of chunks(rows)) await tx.insertInto("campaign_items").values(chunk).execute();
+        return toCampaign(row);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`a campaign named "${name}" exists already (or two items share a key)`);
+      throw error;
+    }
+  }
+
+  async campaigns(): Promise<CampaignRow[]> {
+    return (await this.db.selectFrom("campaigns").selectAll().orderBy("id").execute()).map(toCampaign);
+  }
+
+  async campaign(id: number): Promise<CampaignRow | null> {
+    const row = await this.db.selectFrom("campaigns").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toCampaign(row) : null;
+  }
+
+  async campaignItems(campaignId: number): Promise<CampaignItemRow[]> {
+    const rows = await this.db.selectFrom("campaign_items").selectAll().where("campaign_id", "=", campaignId).orderBy("position").execute();
+    return rows.map(toCampaignItem);
+  }
+
+  async campaignItem(campaignId: number, itemId: number): Promise<CampaignItemRow | null> {
+    const row = await this.db
+      .selectFrom("campaign_items")
+      .selectAll()
+      .where("campaign_id", "=", campaignId)
+      .where("id", "=", itemId)
+      .executeTakeFirst();
+    return row ? toCampaignItem(row) : null;
+  }
+
+  async addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow> {
+    try {
+      const row = await this.db
+        .insertInto("annotators")
+        .values({ name, token_hash: tokenHash, created_at: Date.now() })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAnnotator(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Error(`an annotator named "${name}" exists already`);
+      throw error;
+    }
+  }
+
+  async annotators(): Promise<AnnotatorRow[]> {
+    return (await this.db.selectFrom("annotators").selectAll().orderBy("id").execute()).map(toAnnotator);
+  }
+
+  async annotatorByName(name: string): Promise<AnnotatorRow | null> {
+    const row = await this.db.selectFrom("annotators").selectAll().where("name", "=", name).executeTakeFirst();
+    return row ? toAnnotator(row) : null;
+  }
+
+  async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
+    const row = await this.db
+      .selectFrom("annotators")
+      .selectAll()
+      .where("token_hash", "=", tokenHash)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return row ? toAnnotator(row) : null;
+  }
+
+  async setAnnotatorToken(annotatorId: number, tokenHash: string): Promise<void> {
+    await this.db.updateTable("annotators").set({ token_hash: tokenHash, revoked_at: null }).where("id", "=", annotatorId).execute();
+  }
+
+  async revokeAnnotator(annotatorId: number): Promise<void> {
+    // The hash column stays unique and non-null; "revoked:<id>" is no SHA-256, so no token matches it.
+    await this.db
+      .updateTable("annotators")
+      .set({ token_hash: `revoked:${annotatorId}`, revoked_at: Date.now() })
+      .where("id", "=", annotatorId)
+      .execute();
+  }
+
+  async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
+    await this.db
+      .insertInto("campaign_members")
+      .values({ campaign_id: campaignId, annotator_id: annotatorId })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async campaignMembers(campaignId: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom("campaign_members")
+      .select("annotator_id")
+      .where("campaign_id", "=", campaignId)
+      .orderBy("annotator_id")
+      .execute();
+    return rows.map((r) => Number(r.annotator_id));
+  }
+
+  async annotatorCampaigns(annotatorId: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom("campaign_members")
+      .select("campaign_id")
+      .where("annotator_id", "=", annotatorId)
+      .orderBy("campaign_id")
+      .execute();
+    return rows.map((r) => Number(r.campaign_id));
+  }
+
+  async nextAssignment(
+    campaignId: number,
+    annotatorId: number,
+    { overlap, order, expireAfterMs }: NextAssignmentOptions,
+  ): Promise<{ assignment: AssignmentRow; item: CampaignItemRow } | null> {
+    return this.#transaction(async (tx) => {
+      if (this.#locks) await tx.selectFrom("campaigns").select("id").where("id", "=", campaignId).forUpdate().execute();
+      const now = Date.now();
+      if (expireAfterMs !== undefined)
+        await tx
+          .updateTable("assignments")
+          .set({ status: "expired" })
+          .where("campaign_id", "=", campaignId)
+          .where("status", "=", "assigned")
+          .where("assigned_at", "<", now - expireAfterMs)
+          .execute();
+      const open = await tx
+        .selectFrom("assignments")
+        .selectAll()
+        .where("campaign_id", "=", campaignId)
+        .where("annotator_id", "=", annotatorId)
+        .where("status", "=", "assigned")
+        .orderBy("seq", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      if (open) {
+        // Fetching the task again is activity: the clock of its expiry starts again.
+        await tx.updateTable("assignments").set({ assigned_at: now }).where("id", "=", open.id).execute();
+        const item = await tx.selectFrom("campaign_items").selectAll().where("id", "=", open.item_id).executeTakeFirstOrThrow();
+        return { assignment: toAssignment({ ...open, assigned_at: now }), item: toCampaignItem(item) };
+      }
+      // An item this annotator has not seen, with a free slot; the fullest first, so items reach their overlap early.
+      const taken = sql<number>`(SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN (${sql.join(FREE_STATUSES)}))`;
+      const free = await tx
+        .selectFrom("campaign_items as i")
+        .selectAll("i")
+        .select(taken.as("taken"))
+        .where("i.campaign_id", "=", campaignId)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("assignments as a").select("a.id").whereRef("a.item_id", "=", "i.id").where("a.annotator_id", "=", annotatorId),
+            ),
+          ),
+        )
+        .where(taken, "<", overlap)
+        .orderBy("taken", "desc")
+        .orderBy("i.position")
+        .limit(1)
+        .executeTakeFirst();
+      if (!free) return null;
+      const item = toCampaignItem(free);
+      const assignment = await tx
+        .insertInto("assignments")
+        .values({
+          campaign_id: campaignId,
+          item_id: item.id,
+          annotator_id: annotatorId,
+          shown_order: JSON.stringify(order(item)),
+          status: "assigned",
+          seq: sql<number>`(SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`,
+          assigned_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { assignment: toAssignment(assignment), item };
+    });
+  }
+
+  async skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean> {
+    const updated = await this.db
+      .updateTable("assignments")
+      .set({ status: "skipped" })
+      .where("campaign_id", "=", campaignId)
+      .where("annotator_id", "=", annotatorId)
+      .where("item_id", "=", itemId)
+      .where("status", "=", "assigned")
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) === 1;
+  }
+
+  async submitAnswer(answer: NewAnswer): Promise<SubmitResult> {
+    return this.#transaction(async (tx): Promise<SubmitResult> => {
+      const assignment = await tx
+        .selectFrom("assignments")
+        .selectAll()
+        .where("campaign_id", "=", answer.campaignId)
+        .where("item_id", "=", answer.itemId)
+        .where("annotator_id", "=", answer.annotatorId)
+        .$if(this.#locks, (q) => q.forUpdate())
+        .executeTakeFirst();
+      const same = await tx
+        .selectFrom("answers")
+        .selectAll()
+        .where("annotator_id", "=", answer.annotatorId)
+        .where("item_id", "=", answer.itemId)
+        .where("idempotency_key", "=", answer.idempotencyKey)
+        .executeTakeFirst();
+      if (same && same.undone_at === null) return { status: "duplicate", answer: toAnswer(same) };
+      if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
+      if (assignment.status === "expired") return { status: "expired" };
+      // The key of an answer that was undone is free again: the undone row keeps its history under a suffixed key.
+      if (same)
+        await tx
+          .updateTable("answers")
+          .set({ idempotency_key: sql<string>`idempotency_key || ':undone:' || id` })
+          .where("id", "=", same.id)
+          .execute();
+      if (assignment.status === "answered") return { status: "already_answered" };
+      const row = await tx
+        .insertInto("answers")
+        .values({
+          campaign_id: answer.campaignId,
+          item_id: answer.itemId,
+          annotator_id: answer.annotatorId,
+          idempotency_key: answer.idempotencyKey,
+          shown_order: assignment.shown_order,
+          data: JSON.stringify(answer.data),
+          created_at: Date.now(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx.updateTable("assignments").set({ status: "answered" }).where("id", "=", assignment.id).execute();
+      return { status: "stored", answer: toAnswer(row) };
+    });
+  }
+
+  async undoLastAnswer(campaignId: number, annotatorId: number): Promise<AnswerRow | null> {
+    return this.#transaction(async (tx) => {
+      if (this.#locks) await tx.selectFrom("campaigns").select("id").where("id", "=", campaignId).forUpdate().execute();
+      const last = await tx
+        .selectFrom("answers")
+        .selectAll()
+        .where("campaign_id", "=", campaignId)
+        .where("annotator_id", "=", annotatorId)
+        .where("undone_at", "is", null)
+        .orderBy("id", "desc")
+        .limit(1)
+        .$if(this.#locks, (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!last) return null;
+      const now = Date.now();
+      const row = await tx
+        .updateTable("answers")
+        .set({ undone_at: now })
+        .where("id", "=", last.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx
+        .updateTable("assignments")
+        .set({
+          status: "assigned",
+          assigned_at: now,
+          seq: sql<number>`(SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`,
+        })
+        .where("campaign_id", "=", campaignId)
+        .where("annotator_id", "=", annotatorId)
+        .where("item_id", "=", last.item_id)
+        .execute();
+      return toAnswer(row);
+    });
+  }
+
+  async answers(campaignId: number, options: { annotatorId?: number; includeUndone?: boolean } = {}): Promise<AnswerRow[]> {
+    const rows = await this.db
+      .selectFrom("answers")
+      .selectAll()
+      .where("campaign_id", "=", campaignId)
+      .$if(options.annotatorId !== undefined, (q) => q.where("annotator_id", "=", options.annotatorId as number))
+      .$if(!options.includeUndone, (q) => q.where("undone_at", "is", null))
+      .orderBy("id")
+      .execute();
+    return rows.map(toAnswer);
+  }
+
+  async assignments(campaignId: number): Promise<AssignmentRow[]> {
+    const rows = await this.db.selectFrom("assignments").selectAll().where("campaign_id", "=", campaignId).orderBy("id").execute();
+    return rows.map(toAssignment);
+  }
+
+  async assignment(campaignId: number, itemId: number, annotatorId: number): Promise<AssignmentRow | null> {
+    const row = await this.db
+      .selectFrom("assignments")
+      .selectAll()
+      .where("campaign_id", "=", campaignId)
+      .where("item_id", "=", itemId)
+      .where("annotator_id", "=", annotatorId)
+      .executeTakeFirst();
+    return row ? toAssignment(row) : null;
+  }
+
+  async annotatorProgress(campaignId: number, annotatorId: number, overlap: number): Promise<AnnotatorProgress> {
+    const { rows } = await progressQuery(campaignId, annotatorId, overlap).execute(this.db);
+    const row = rows[0] as Record<string, unknown>;
+    return { answered: Number(row.answered), skipped: Number(row.skipped), remaining: Number(row.remaining) };
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** A records row to insert. */
+function recordRow(runId: string, record: NewRecord, now: number) {
+  return {
+    run_id: runId,
+    kind: record.kind,
+    key: record.key,
+    parent_id: record.parentId ?? null,
+    data: jsonText(record.data),
+    constitution_hash: record.constitutionHash ?? null,
+    principle_id: record.principleId ?? null,
+    model_id: record.modelId ?? null,
+    sampling: record.sampling === undefined ? null : JSON.stringify(record.sampling),
+    seed: record.seed ?? null,
+    created_at: now,
+  };
+}
