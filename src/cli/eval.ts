@@ -1,9 +1,22 @@
 /** `precept eval run|classify|compare`: argument parsing and printing; the work is in src/eval/. */
 import { join } from "node:path";
 import type { Command } from "commander";
+import type { HubOptions } from "../eval/hub-datasets.js";
+import type { Suite } from "../eval/suite.js";
 import { itemProgress } from "./progress.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Where `hf:` dataset ids are looked up: the standard cache and the Hub's environment variables, read here at the edge. */
+async function hubOptions(): Promise<HubOptions> {
+  const { hubCacheDir } = await import("../models/hub.js");
+  const token = process.env.HF_TOKEN;
+  return {
+    cacheDir: hubCacheDir(process.env),
+    offline: ["1", "true", "yes"].includes((process.env.HF_HUB_OFFLINE ?? "").toLowerCase()),
+    ...(token ? { token } : {}),
+  };
+}
 
 type RunOptions = {
   model: string;
@@ -24,7 +37,7 @@ export function addEvalCommands(program: Command): void {
   evaluation
     .command("run")
     .description(
-      "run suites (mc=FILE, prefs=FILE, xstest=FILE, harmful=FILE, prompts=FILE, sandbox) against a model; per-item JSONL and summary.json with 95% intervals in --out; rerun to continue after an interruption",
+      "run suites (mc=FILE, prefs=FILE, xstest=FILE, harmful=FILE, prompts=FILE, sandbox) against a model; FILE is CSV, JSONL(.gz) or Parquet, or hf:OWNER/NAME[:SPLIT]; per-item JSONL, summary.json with 95% intervals and report.html in --out; rerun to continue after an interruption",
     )
     .requiredOption("--model <id>", "the model: local:DIR, hf:Org/Name, openai:MODEL, anthropic:MODEL")
     .option("--suite <spec>", "a suite, KIND=FILE or sandbox (repeatable; NAME:KIND=FILE names it)", collect, [])
@@ -44,8 +57,10 @@ export function addEvalCommands(program: Command): void {
       const { BatchingProvider } = await import("../providers/batching.js");
       const { openStore } = await import("../store/store.js");
       const { loadConstitution } = await import("../constitution/load.js");
-      const { runEvaluation, suiteFromSpec } = await import("../eval/index.js");
-      const suites = o.suite.map(suiteFromSpec);
+      const { runEvaluation, resolveSuiteSpec, suiteFromSpec } = await import("../eval/index.js");
+      const hub = await hubOptions();
+      const suites: Suite[] = [];
+      for (const spec of o.suite) suites.push(suiteFromSpec(await resolveSuiteSpec(spec, hub)));
       await initEngine();
       const concurrency = Number(o.concurrency);
       const open = async (id: string) => new BatchingProvider(await openProvider(id), Math.max(1, concurrency));
@@ -99,7 +114,7 @@ export function addEvalCommands(program: Command): void {
   evaluation
     .command("classify")
     .description("label existing responses (CSV or JSONL) full_compliance / full_refusal / partial_refusal, one output row per input row")
-    .requiredOption("--input <file>", "CSV or JSONL file of responses")
+    .requiredOption("--input <file>", "CSV, JSONL or Parquet file of responses, or an hf:OWNER/NAME[:SPLIT] dataset")
     .requiredOption("--text-field <name>", "the field holding the response")
     .option("--prompt-field <name>", "the field holding the prompt (for --judge)", "prompt")
     .option("--judge <id>", "also label with a judge model (XSTest's rubric)")
@@ -112,6 +127,8 @@ export function addEvalCommands(program: Command): void {
         judge = await (await import("../providers/open.js")).openProvider(o.judge);
       }
       const { judge: _id, ...files } = o;
+      const { isHubDataset, resolveDataset } = await import("../eval/hub-datasets.js");
+      if (isHubDataset(files.input)) files.input = await resolveDataset(files.input, await hubOptions());
       const { rows, counts } = await classifyFile({ ...files, ...(judge ? { judge } : {}) });
       judge?.close?.();
       console.log(`classified ${rows} row(s): ${JSON.stringify(counts)}; wrote ${o.out}`);

@@ -1,5 +1,5 @@
 /**
- * `precept eval classify`: labels existing responses (CSV or JSONL) with the
+ * `precept eval classify`: labels existing responses (CSV, JSONL or Parquet) with the
  * refusal classes, one output row per input row in order: the row's fields,
  * `refusal` and `refusal_reason` from the built-in classifier, and with a
  * judge `refusal_judge` (XSTest's rubric; `prompt` taken from `promptField`).
@@ -26,7 +26,7 @@ export async function classifyFile(options: {
     counts[c.label] = (counts[c.label] ?? 0) + 1;
     const row: Record<string, unknown> = { ...r.row, refusal: c.label, refusal_reason: c.reason };
     if (options.judge) {
-      const prompt = field(options.input, r, options.promptField ?? "prompt");
+      const prompt = field(r, options.promptField ?? "prompt");
       row.refusal_judge = (await askJudge(options.judge, XSTEST_RUBRIC, { prompt, response: text })).verdict;
     }
     out.push(row);

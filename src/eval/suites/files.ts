@@ -12,15 +12,15 @@ export function fileHash(path: string): string {
 }
 
 /** Keys must be unique: a duplicate id would silently share one stored result. */
-export function uniqueKeys<T extends { key: string; line: number }>(path: string, items: T[]): T[] {
-  const seen = new Map<string, number>();
+export function uniqueKeys<T extends { key: string; where: string }>(items: T[]): T[] {
+  const seen = new Map<string, string>();
   for (const item of items) {
     const first = seen.get(item.key);
-    if (first !== undefined) throw new DatasetError(`${path}:${item.line}: id "${item.key}" is also on line ${first}`);
-    seen.set(item.key, item.line);
+    if (first !== undefined) throw new DatasetError(`${item.where}: id "${item.key}" is also used at ${first}`);
+    seen.set(item.key, item.where);
   }
   return items;
 }
 
 /** The last path segment without its extensions (for suite names). */
-export const baseName = (path: string) => (path.split("/").pop() ?? path).replace(/\.(jsonl|csv|json)(\.gz)?$/, "");
+export const baseName = (path: string) => (path.split("/").pop() ?? path).replace(/\.(jsonl|csv|json|parquet)(\.gz)?$/, "");

@@ -5,7 +5,7 @@
  * - AdvBench's `harmful_behaviors.csv`: `goal,target`;
  * - HarmBench's behaviour CSV: `Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID`
  *   (a contextual behaviour is asked as HarmBench does: the context, a rule, then the behaviour);
- * - JSONL rows with `prompt` (or `goal`, `behavior`), optional `id` and `category`.
+ * - JSONL or Parquet rows with `prompt` (or `goal`, `behavior`), optional `id` and `category`.
  * With `--judge`, the judge also answers HarmBench's yes/no classifier question.
  */
 import { DatasetError } from "../../data/files.js";
@@ -32,15 +32,15 @@ export function harmfulSuite(path: string, options: { name?: string } = {}): Sui
           `${path}:1: not a known harmful-behaviour format: expected AdvBench's "goal,target", HarmBench's "Behavior,…,BehaviorID" or JSONL rows with "prompt"; found ${columns.join(", ")}`,
         );
       const items = rows.map((r) => {
-        const behavior = field(path, r, textColumn);
+        const behavior = field(r, textColumn);
         const context = r.row.ContextString?.trim();
         // HarmBench's contextual behaviours: the context, then the request about it.
         const prompt = context ? `${context}\n\n---\n\n${behavior}` : behavior;
-        const key = r.row.BehaviorID ?? r.row.id ?? `line-${r.line}`;
+        const key = r.row.BehaviorID ?? r.row.id ?? r.key;
         const category = r.row.SemanticCategory ?? r.row.category;
-        return { key, line: r.line, payload: { prompt, behavior, ...(category ? { category } : {}) } };
+        return { key, where: r.where, payload: { prompt, behavior, ...(category ? { category } : {}) } };
       });
-      return uniqueKeys(path, items).map(({ key, payload }) => ({ key, payload }));
+      return uniqueKeys(items).map(({ key, payload }) => ({ key, payload }));
     },
     async run(item, context): Promise<ItemResult> {
       const { prompt, behavior, category } = item.payload;

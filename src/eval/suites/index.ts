@@ -1,8 +1,10 @@
 /**
  * Suites by spec, as `--suite` gives them: `KIND=FILE` (`mc`, `prefs`,
  * `xstest`, `harmful`, `prompts`), `sandbox`, optionally named
- * `NAME:KIND=FILE` (to run two files of one kind side by side).
+ * `NAME:KIND=FILE` (to run two files of one kind side by side). FILE is a
+ * path or an `hf:` dataset id (`resolveSuiteSpec` makes it a cached file).
  */
+import { type HubOptions, isHubDataset, resolveDataset } from "../hub-datasets.js";
 import type { Suite } from "../suite.js";
 import { harmfulSuite } from "./harmful.js";
 import { mcSuite } from "./mc.js";
@@ -39,4 +41,11 @@ export function suiteFromSpec(spec: string): Suite {
     default:
       throw new Error(`unknown suite kind "${kind}" in "${spec}": kinds are ${SUITE_KINDS.join(", ")}`);
   }
+}
+
+/** The spec with an `hf:` dataset id replaced by the cached (or downloaded) file it names. */
+export async function resolveSuiteSpec(spec: string, hub: HubOptions): Promise<string> {
+  const at = spec.indexOf("=");
+  if (at < 0 || !isHubDataset(spec.slice(at + 1))) return spec;
+  return `${spec.slice(0, at + 1)}${await resolveDataset(spec.slice(at + 1), hub)}`;
 }

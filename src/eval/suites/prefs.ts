@@ -1,7 +1,7 @@
 /**
  * `prefs=FILE`: preference pairs in TRL's formats (explicit `{prompt, chosen,
  * rejected}` or implicit-prompt transcripts as HH-RLHF ships them,
- * `.jsonl`/`.jsonl.gz`, read by the trainers' own reader), scored three ways:
+ * `.jsonl`/`.jsonl.gz` read by the trainers' own reader, or Parquet), scored three ways:
  * - a reward model (a model with a score head): right when r(chosen) > r(rejected);
  * - with `--ref ID`: DPO's implicit reward, β·[(log π(c) − log π_ref(c)) − (log π(r) − log π_ref(r))] > 0;
  * - any other model: its log-probs, summed and (local models) per-token mean.
@@ -10,7 +10,7 @@
  */
 
 import type { Message } from "../../data/dataset.js";
-import { preferenceRowSchema, readJsonlLines } from "../../data/dataset.js";
+import { preferenceRowSchema } from "../../data/dataset.js";
 import { preferenceExample } from "../../data/examples.js";
 import type { CausalLM } from "../../models/model.js";
 import type { Provider } from "../../providers/provider.js";
@@ -19,6 +19,7 @@ import { fitContext, localModel, requireLogprobs, rewardOf, scoreIds } from "../
 import { bootstrapMean } from "../stats.js";
 import { counted, type EvalItem, type ItemResult, type ResultRow, type Suite, type SuiteContext } from "../suite.js";
 import { fileHash } from "./files.js";
+import { readRecords } from "./table.js";
 
 type PrefPayload = { prompt: string | Message[]; chosen: string | Message[]; rejected: string | Message[] };
 export type PrefsMode = "reward" | "logprob" | "dpo";
@@ -65,8 +66,8 @@ export function prefsSuite(path: string, options: { name?: string; beta?: number
     fingerprint: fileHash(path),
     settings: { beta },
     async load(): Promise<EvalItem<PrefPayload>[]> {
-      return (await readJsonlLines(path, preferenceRowSchema)).map(({ row, line }) => ({
-        key: `line-${line}`,
+      return (await readRecords(path, preferenceRowSchema)).map(({ row, key }) => ({
+        key,
         payload: { prompt: row.prompt, chosen: row.chosen, rejected: row.rejected },
       }));
     },

@@ -1,18 +1,18 @@
 /**
  * `prompts=FILE` with `--constitution` and `--judge`: the user's own prompts
- * (JSONL `{"prompt"}` rows or preference rows, read by the trainers' reader;
- * or a CSV with a `prompt` column), each response judged against every
+ * (JSONL or Parquet `{"prompt"}` rows or preference rows, checked as the
+ * trainers check them; or a CSV with a `prompt` column), each response judged against every
  * principle by the judge model. Reported: the share of responses violating
  * each principle and any principle, with the judge's reasons stored per item.
  */
-import { promptRowSchema, readJsonlLines } from "../../data/dataset.js";
-import { readCsv } from "../csv.js";
+import { promptRowSchema } from "../../data/dataset.js";
 import { askJudge, PRINCIPLE_RUBRIC } from "../judge.js";
+import { isParquet } from "../parquet.js";
 import { outcomeRate } from "../rates.js";
 import { respond } from "../respond.js";
 import { counted, type EvalItem, type ItemResult, type ResultRow, type Suite } from "../suite.js";
 import { fileHash } from "./files.js";
-import { field, isJsonl } from "./table.js";
+import { field, isJsonl, readRecords, readTable } from "./table.js";
 
 type PromptPayload = { prompt: string };
 
@@ -22,12 +22,12 @@ export function promptsSuite(path: string, options: { name?: string } = {}): Sui
     spec: `prompts=${path}`,
     fingerprint: fileHash(path),
     async load(): Promise<EvalItem<PromptPayload>[]> {
-      if (!isJsonl(path))
-        return readCsv(path, ["prompt"]).rows.map((r) => ({ key: `line-${r.line}`, payload: { prompt: field(path, r, "prompt") } }));
-      return (await readJsonlLines(path, promptRowSchema)).map(({ row, line }) => {
+      if (!isJsonl(path) && !isParquet(path))
+        return (await readTable(path, ["prompt"])).rows.map((r) => ({ key: r.key, payload: { prompt: field(r, "prompt") } }));
+      return (await readRecords(path, promptRowSchema)).map(({ row, where, key }) => {
         if (typeof row.prompt !== "string")
-          throw new Error(`${path}:${line}: field "prompt": message lists are not supported here; give the prompt as text`);
-        return { key: `line-${line}`, payload: { prompt: row.prompt } };
+          throw new Error(`${where}: field "prompt": message lists are not supported here; give the prompt as text`);
+        return { key, payload: { prompt: row.prompt } };
       });
     },
     async check(context) {

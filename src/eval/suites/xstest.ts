@@ -37,16 +37,16 @@ export function xstestSuite(path: string, options: { name?: string } = {}): Suit
     async load(): Promise<EvalItem<XsPayload>[]> {
       const { rows } = await readTable(path, ["id", "prompt", "type", "label"]);
       const items = rows.map((r) => {
-        const label = field(path, r, "label").trim().toLowerCase();
+        const label = field(r, "label").trim().toLowerCase();
         if (label !== "safe" && label !== "unsafe")
-          throw new DatasetError(`${path}:${r.line}: field "label" must be "safe" or "unsafe", not "${r.row.label}"`);
+          throw new DatasetError(`${r.where}: field "label" must be "safe" or "unsafe", not "${r.row.label}"`);
         return {
-          key: field(path, r, "id"),
-          line: r.line,
-          payload: { prompt: field(path, r, "prompt"), type: field(path, r, "type"), label: label as "safe" | "unsafe" },
+          key: field(r, "id"),
+          where: r.where,
+          payload: { prompt: field(r, "prompt"), type: field(r, "type"), label: label as "safe" | "unsafe" },
         };
       });
-      return uniqueKeys(path, items).map(({ key, payload }) => ({ key, payload }));
+      return uniqueKeys(items).map(({ key, payload }) => ({ key, payload }));
     },
     async run(item, context): Promise<ItemResult> {
       const { prompt, type, label } = item.payload;
