@@ -118,15 +118,28 @@ export class InlineWorker {
   #handle: ((data: unknown) => void) | null = null;
   #queued: unknown[] | null = [];
   readonly #offload: NodeWorker;
-  /** Replies the offload thread owes for forwarded kernels (its reply to `init` is not passed on). */
+  /** Replies the offload thread owes for forwarded kernels. */
   #forwarded = 0;
+  /**
+   * Whether the offload thread has answered `init`. Its first reply is always
+   * that answer (a thread replies in order and `init` is its first message),
+   * and it must never be taken for a kernel's reply: a large kernel posted
+   * before the thread was up used to be reported done when the thread merely
+   * became ready, so its output was read half-written (in a fresh process, 7
+   * of 12 first kernels came out wrong under load).
+   */
+  #offloadReady = false;
 
   constructor(url: string | URL) {
     const blob = resolveObjectURL(String(url));
     if (!blob) throw new Error(`InlineWorker: only blob: URLs made by URL.createObjectURL are supported, got ${String(url)}`);
     this.#offload = new NodeWorker(url);
     this.#offload.onmessage = (event) => {
-      if (this.#forwarded === 0) return;
+      if (!this.#offloadReady) {
+        this.#offloadReady = true;
+        return;
+      }
+      if (this.#forwarded === 0) throw new Error("InlineWorker: a reply from the offload thread that no kernel was waiting for");
       this.#forwarded--;
       this.onmessage?.(event);
     };
