@@ -58,6 +58,28 @@ describe("reading TRL-style JSONL", () => {
     );
     await expect(readJsonl(file("nope.jsonl"), preferenceRowSchema)).rejects.toThrow(/nope.jsonl: no such file/);
   });
+
+  it("accepts a UTF-8 byte-order mark at the start of a file (plain and gzipped)", async () => {
+    writeFileSync(join(tmp, "bom.jsonl"), '\uFEFF{"prompt": "a", "completion": "b"}\n{"prompt": "\uFEFFkept"}\n');
+    expect(await readJsonl(join(tmp, "bom.jsonl"), promptRowSchema)).toEqual([{ prompt: "a" }, { prompt: "\uFEFFkept" }]);
+    writeFileSync(join(tmp, "bom.jsonl.gz"), gzipSync('\uFEFF{"text": "t"}'));
+    expect(await readJsonl(join(tmp, "bom.jsonl.gz"), sftRowSchema)).toEqual([{ text: "t" }]);
+  });
+
+  it("a prompt-completion row without its completion says so (not a problem with messages)", async () => {
+    writeFileSync(join(tmp, "no-completion.jsonl"), '{"prompt": "a", "completion": "b"}\n{"prompt": "only a prompt"}\n');
+    await expect(readJsonl(join(tmp, "no-completion.jsonl"), sftRowSchema)).rejects.toThrow(
+      `${join(tmp, "no-completion.jsonl")}:2: field "completion": missing; a prompt-completion row needs both "prompt" and "completion"`,
+    );
+    writeFileSync(join(tmp, "bad-completion.jsonl"), '{"prompt": "a", "completion": 3}\n');
+    await expect(readJsonl(join(tmp, "bad-completion.jsonl"), sftRowSchema)).rejects.toThrow(
+      'bad-completion.jsonl:1: field "completion": expected a string or a list of {role, content} messages',
+    );
+    writeFileSync(join(tmp, "neither.jsonl"), '{"input": "a"}\n');
+    await expect(readJsonl(join(tmp, "neither.jsonl"), sftRowSchema)).rejects.toThrow(
+      `neither.jsonl:1: expected {"messages": [...]}, {"prompt", "completion"} or {"text"}; this row has "input"`,
+    );
+  });
 });
 
 describe("gzipped files and HH-RLHF's implicit prompts", () => {

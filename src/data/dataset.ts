@@ -74,10 +74,36 @@ export type PromptCompletionRow = z.output<typeof promptCompletionRowSchema>;
 export type MessagesRow = z.output<typeof messagesRowSchema>;
 export type PreferenceRow = z.output<typeof preferenceRowSchema>;
 export type PromptRow = z.output<typeof promptRowSchema>;
+/**
+ * A row with "prompt" or "completion" (and no "messages") is a prompt-completion
+ * row, checked as one, so a missing "completion" is reported as that, not as a
+ * problem with "messages" (the first branch of the union).
+ */
+function checkPromptCompletion(value: unknown, ctx: z.RefinementCtx): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || "messages" in value) return value;
+  if (!("prompt" in value) && !("completion" in value)) {
+    if ("text" in value) return value;
+    const keys = Object.keys(value).map((k) => JSON.stringify(k));
+    ctx.addIssue({ code: "custom", message: `${SFT_FORMATS}; this row has ${keys.join(", ") || "no fields"}`, path: [] });
+    return z.NEVER;
+  }
+  const row = promptCompletionRowSchema.safeParse(value);
+  if (row.success) return value;
+  for (const issue of row.error.issues) {
+    const missing = issue.path.length === 1 && !((issue.path[0] as string) in value);
+    const message = missing ? `missing; a prompt-completion row needs both "prompt" and "completion"` : issue.message;
+    ctx.addIssue({ code: "custom", message, path: issue.path });
+  }
+  return z.NEVER;
+}
+
+const SFT_FORMATS = 'expected {"messages": [...]}, {"prompt", "completion"} or {"text"}';
+
 /** What SFT reads: any of the three supervised formats. */
-export const sftRowSchema = z.union([messagesRowSchema, promptCompletionRowSchema, textRowSchema], {
-  error: 'expected {"messages": [...]}, {"prompt", "completion"} or {"text"}',
-});
+export const sftRowSchema = z.preprocess(
+  checkPromptCompletion,
+  z.union([messagesRowSchema, promptCompletionRowSchema, textRowSchema], { error: SFT_FORMATS }),
+);
 export type SftRow = z.output<typeof sftRowSchema>;
 
 /** Reads a JSONL file, validating each row; blank lines are skipped, an empty file is an error. */

@@ -2,7 +2,7 @@
  * Dataset files as people publish them: plain or gzipped (HH-RLHF ships
  * `train.jsonl.gz`). Reading streams line by line, so a large file is never
  * held in memory whole; gzip is recognized by its magic bytes, whatever the
- * name. Writing gzips when the name ends in `.gz`, through a temporary file
+ * name; a leading UTF-8 byte-order mark is dropped. Writing gzips when the name ends in `.gz`, through a temporary file
  * and a rename, so a reader never sees half a file.
  */
 import { once } from "node:events";
@@ -49,7 +49,7 @@ export async function* readLines(path: string): AsyncGenerator<{ text: string; l
       let start = 0;
       for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n", start)) {
         line++;
-        yield { text: stripCr(pending.slice(start, end)), line };
+        yield { text: stripBom(stripCr(pending.slice(start, end)), line), line };
         start = end + 1;
       }
       pending = pending.slice(start);
@@ -62,7 +62,12 @@ export async function* readLines(path: string): AsyncGenerator<{ text: string; l
   } finally {
     source.destroy();
   }
-  if (pending !== "") yield { text: stripCr(pending), line: line + 1 };
+  if (pending !== "") yield { text: stripBom(stripCr(pending), line + 1), line: line + 1 };
+}
+
+/** A UTF-8 byte-order mark (what Windows editors write first) is not part of line 1's text. */
+function stripBom(text: string, line: number): string {
+  return line === 1 && text.startsWith("\uFEFF") ? text.slice(1) : text;
 }
 
 function stripCr(text: string): string {
