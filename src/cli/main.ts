@@ -20,7 +20,9 @@ import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addDataCommands } from "./data.js";
 import { addEvalCommands } from "./eval.js";
+import { addGuardCommands } from "./guard.js";
 import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
+import { givenStoreLocation, storeLocation } from "./store-location.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
 
@@ -102,7 +104,7 @@ export function buildProgram(): Command {
     .action(
       async (options: { out: string; fast: boolean; policy?: string; critic?: string; judge?: string; seed: string }, command: Command) => {
         const { quickstart } = await import("./quickstart.js");
-        const db = command.optsWithGlobals<{ db: string }>().db;
+        const db = givenStoreLocation(command);
         await quickstart({
           out: options.out,
           fast: options.fast,
@@ -110,7 +112,7 @@ export function buildProgram(): Command {
           ...(options.policy ? { policy: options.policy } : {}),
           ...(options.critic ? { critic: options.critic } : {}),
           ...(options.judge ? { judge: options.judge } : {}),
-          ...(db && db !== "precept.db" ? { db } : {}),
+          ...(db ? { db } : {}),
         });
       },
     );
@@ -178,7 +180,9 @@ export function buildProgram(): Command {
     .argument("<a>", "the old constitution")
     .argument("<b>", "the new constitution")
     .option("--records", "count affected records in the store (--db)", false)
-    .action(async (a: string, b: string, options: { records: boolean }) => (await import("./constitution.js")).diff(a, b, options));
+    .action(async (a: string, b: string, options: { records: boolean }, command: Command) =>
+      (await import("./constitution.js")).diff(a, b, { ...options, db: storeLocation(command) }),
+    );
   constitution
     .command("import")
     .description(
@@ -204,10 +208,10 @@ export function buildProgram(): Command {
     .addOption(new Option("--kind <kind>", "record kind").choices(RECORD_KINDS).makeOptionMandatory())
     .requiredOption("--out <file>", "JSONL file to write")
     .option("--no-provenance", "leave out the provenance field")
-    .action(async (options: { run: string; kind: string; out: string; provenance: boolean }) => {
+    .action(async (options: { run: string; kind: string; out: string; provenance: boolean }, command: Command) => {
       const { openStore } = await import("../store/store.js");
       const { exportRecords } = await import("../store/jsonl.js");
-      const db = await openStore();
+      const db = await openStore(storeLocation(command));
       try {
         const n = await exportRecords(db, options.run, options.kind as never, options.out, { provenance: options.provenance });
         console.log(`wrote ${n} ${options.kind} record(s) of run ${options.run} to ${options.out}`);
@@ -219,9 +223,9 @@ export function buildProgram(): Command {
     .command("runs")
     .description("list the runs in the store, with their record counts by kind")
     .option("--json", "print the list as JSON", false)
-    .action(async (options: { json: boolean }) => {
+    .action(async (options: { json: boolean }, command: Command) => {
       const { openStore } = await import("../store/store.js");
-      const db = await openStore();
+      const db = await openStore(storeLocation(command));
       try {
         const runs = await db.runs();
         if (options.json) console.log(JSON.stringify(runs, null, 2));
@@ -241,10 +245,10 @@ export function buildProgram(): Command {
     .requiredOption("--run <id>", "run id")
     .addOption(new Option("--kind <kind>", "record kind").choices(RECORD_KINDS).makeOptionMandatory())
     .requiredOption("--in <file>", "JSONL file to read (.jsonl or .jsonl.gz)")
-    .action(async (options: { run: string; kind: string; in: string }) => {
+    .action(async (options: { run: string; kind: string; in: string }, command: Command) => {
       const { openStore } = await import("../store/store.js");
       const { importRecords } = await import("../store/jsonl.js");
-      const db = await openStore();
+      const db = await openStore(storeLocation(command));
       const ids = await importRecords(db, options.run, options.kind as never, options.in);
       await db.close();
       console.log(`stored ${ids.length} ${options.kind} record(s) in run ${options.run}`);
@@ -302,6 +306,7 @@ export function buildProgram(): Command {
   addAnnotateCommands(program);
   addWorldCommands(program);
   addEvalCommands(program);
+  addGuardCommands(program);
 
   return program;
 }

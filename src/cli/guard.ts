@@ -1,0 +1,188 @@
+/**
+ * `precept guard`: the constitution enforced at run time in front of a model (an OpenAI-compatible
+ * proxy), and `precept guard export --flagged`, the loop back to annotation and the next round of
+ * SL-CAI. Argument parsing and printing only; the work is in src/guard/.
+ */
+import { type Command, Option } from "commander";
+import { intIn } from "./numbers.js";
+
+type GuardOptions = {
+  constitution: string;
+  policy?: string;
+  mode?: "block" | "revise" | "flag";
+  upstream?: string;
+  model?: string;
+  upstreamToken?: string;
+  token?: string;
+  judge?: string;
+  critic?: string;
+  storeText: "none" | "redacted" | "full";
+  run: string;
+  host: string;
+  port: number;
+  timeout: number;
+  retries: number;
+  maxConcurrent: number;
+  maxQueue: number;
+  rateLimit?: number;
+  maxBodyBytes: number;
+};
+
+const count = intIn({ min: 1 });
+const whole = intIn({ min: 0 });
+
+async function runGuard(options: GuardOptions): Promise<void> {
+  if (!options.upstream === !options.model) throw new Error("give the model behind the guard: --upstream URL or --model DIR (one of them)");
+  const { startGuard } = await import("../guard/start.js");
+  const { Upstream } = await import("../guard/upstream.js");
+  const { openProvider } = await import("../providers/open.js");
+  const { openStore } = await import("../store/store.js");
+  let upstream: InstanceType<typeof Upstream>;
+  if (options.model) {
+    // In-process: precept serve's own app answers the guard's requests, without a socket.
+    const { initEngine } = await import("../engine/device.js");
+    const { loadModel } = await import("../models/io.js");
+    const { createOpenAiApp } = await import("../server/openai.js");
+    await initEngine();
+    const model = await loadModel(options.model);
+    const name = options.model.replace(/\/+$/, "").split("/").pop() ?? "model";
+    const app = createOpenAiApp({ model, name, allowedHosts: ["*"] });
+    upstream = new Upstream({ baseUrl: "http://in-process/v1", timeoutMs: options.timeout, retries: 0, fetch: (r) => app.fetch(r) });
+  } else {
+    upstream = new Upstream({
+      baseUrl: options.upstream as string,
+      timeoutMs: options.timeout,
+      retries: options.retries,
+      ...(options.upstreamToken ? { token: options.upstreamToken } : {}),
+    });
+  }
+  const judge = options.judge ? await openProvider(options.judge) : undefined;
+  const critic = options.critic ? await openProvider(options.critic) : undefined;
+  const store = await openStore();
+  const guard = await startGuard({
+    constitution: options.constitution,
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    upstream,
+    ...(judge ? { judge } : {}),
+    ...(critic ? { critic } : {}),
+    store,
+    run: options.run,
+    storeText: options.storeText,
+    host: options.host,
+    port: options.port,
+    processMetrics: true,
+    ...(options.token ? { token: options.token } : {}),
+    maxBodyBytes: options.maxBodyBytes,
+    maxConcurrent: options.maxConcurrent,
+    maxQueue: options.maxQueue,
+    ...(options.rateLimit ? { rateLimitPerMinute: options.rateLimit } : {}),
+  });
+  console.log(`precept guard: http://${options.host}:${guard.port}/v1 in front of ${upstream.baseUrl} (${guard.policy.constitution.name})`);
+  for (const p of guard.policy.principles)
+    console.log(
+      `  ${p.principle.id}: ${p.mode} on ${p.stages.join(" and ")}, ${p.patterns.length} patterns${judge ? `, judge ${judge.id}` : ""}, threshold ${p.threshold}`,
+    );
+  console.log(
+    `  decisions: run "${options.run}" in ${process.env.PRECEPT_DB ?? "precept.db"}, texts ${options.storeText}; /metrics and /health beside /v1`,
+  );
+  const stop = async () => {
+    console.log("precept guard: stopping: no new requests; open streams finish first");
+    await guard.close();
+    await store?.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+async function runExport(options: { run: string; campaign?: string; prompts?: string; out?: string; overlap: number; refusal?: string }) {
+  if (!options.campaign && !options.prompts && !options.out)
+    throw new Error("say where the flagged requests go: --campaign NAME (annotation), --prompts FILE (for cai revise), --out FILE (JSONL)");
+  const { openStore } = await import("../store/store.js");
+  const { flaggedCampaign, flaggedRequests, writeFlagged, writePrompts } = await import("../guard/export.js");
+  const { policySchema } = await import("../guard/policy.js");
+  const store = await openStore();
+  try {
+    const flagged = await flaggedRequests(store, options.run);
+    console.log(`precept guard export: ${flagged.length} flagged requests in run "${options.run}"`);
+    if (options.out) {
+      writeFlagged(options.out, flagged);
+      console.log(`  ${options.out}: one row per flagged request`);
+    }
+    if (options.prompts) {
+      const n = writePrompts(options.prompts, flagged);
+      console.log(`  ${options.prompts}: ${n} prompts; next round: precept cai revise --prompts ${options.prompts} ...`);
+    }
+    if (options.campaign) {
+      const { campaign, items } = await flaggedCampaign(store, options.campaign, flagged, {
+        refusal: options.refusal ?? policySchema.parse({}).refusal,
+        overlap: options.overlap,
+        sourceRun: options.run,
+      });
+      console.log(
+        `  campaign "${campaign.name}" (id ${campaign.id}): ${items} items; people pick the better reply: precept annotate serve`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export function addGuardCommands(program: Command): void {
+  const guard = program
+    .command("guard")
+    .description(
+      "enforce a constitution at run time (precept guard [serve] ...), and send what it flagged back to annotation and training (export)",
+    );
+  guard
+    .command("serve", { isDefault: true })
+    .description(
+      "an OpenAI-compatible proxy (/v1/chat/completions, /v1/completions, /v1/models, streaming) that screens requests and replies per principle (block, revise, flag) and stores every decision",
+    )
+    .requiredOption("--constitution <file>", "the constitution (YAML or JSON)")
+    .option(
+      "--policy <file>",
+      "the guard policy: modes, stages, patterns and thresholds per principle, refusal, window (see constitutions/sandbox-guard.yaml)",
+    )
+    .addOption(new Option("--mode <mode>", "mode of every principle the policy gives none").choices(["block", "revise", "flag"]))
+    .option(
+      "--upstream <url>",
+      "OpenAI-compatible server behind the guard, e.g. http://127.0.0.1:8000/v1 (vLLM, Ollama, llama.cpp, precept serve)",
+    )
+    .option("--model <dir>", "or a model directory run in this process")
+    .addOption(new Option("--upstream-token <token>", "bearer token for the upstream").env("PRECEPT_GUARD_UPSTREAM_TOKEN"))
+    .addOption(new Option("--token <token>", "require clients to send Authorization: Bearer <token>").env("PRECEPT_GUARD_TOKEN"))
+    .option(
+      "--judge <provider>",
+      "judge provider asked per principle (yes/no, from log-probs where it can score): local:DIR, openai:MODEL, ...",
+    )
+    .option("--critic <provider>", "provider that critiques and rewrites replies in revise mode")
+    .addOption(
+      new Option("--store-text <what>", "texts kept with broken-principle decisions (redacted: the policy's patterns hidden)")
+        .choices(["none", "redacted", "full"])
+        .default("redacted"),
+    )
+    .option("--run <id>", "the store run decisions go to", "guard")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", count, 8100)
+    .option("--timeout <ms>", "upstream timeout per attempt, and between chunks of a stream", count, 60_000)
+    .option("--retries <n>", "upstream retries when no reply came (refused, 5xx, timeout)", whole, 2)
+    .option("--max-concurrent <n>", "upstream requests in flight at once", count, 16)
+    .option("--max-queue <n>", "requests waiting for the upstream; more get 429", count, 256)
+    .option("--rate-limit <n>", "requests per minute per client (by token, else address)", count)
+    .option("--max-body-bytes <n>", "largest request body", count, 1 << 20)
+    .action(runGuard);
+
+  guard
+    .command("export")
+    .description("the requests the guard flagged, to an annotation campaign, a prompt file for `cai revise`, or JSONL")
+    .option("--flagged", "requests where a principle was found broken (the only selection for now)", true)
+    .option("--run <id>", "the guard's run", "guard")
+    .option("--campaign <name>", "create an annotation campaign: each item is the upstream's reply beside the guard's answer")
+    .option("--prompts <file>", 'write {"prompt"} rows for precept cai revise --prompts')
+    .option("--out <file>", "write one JSONL row per flagged request")
+    .option("--overlap <n>", "annotators per campaign item", count, 1)
+    .option("--refusal <text>", "the guard's refusal, shown beside replies it let through (default: the policy default)")
+    .action(runExport);
+}

@@ -1,0 +1,69 @@
+/**
+ * Screening one text against the policy's principles for one stage (the request, or the reply):
+ * per principle a score (a pattern match scores 1 without asking the judge; otherwise the judge's
+ * P(violation), or 0 when the principle has patterns only), its threshold, and whether it is broken.
+ * Which action follows is the principle's mode, decided by the caller.
+ */
+import type { JudgeClassifier } from "./judge.js";
+import type { GuardPolicy, Mode, ScreenedPrinciple, Stage } from "./policy.js";
+
+export type Verdict = {
+  principle: string;
+  stage: Stage;
+  score: number;
+  threshold: number;
+  violated: boolean;
+  mode: Mode;
+  classifier: "pattern" | "judge";
+  latencyMs: number;
+};
+
+export type Screener = {
+  policy: GuardPolicy;
+  judge: JudgeClassifier | null;
+};
+
+/** Fails at start-up, not on the first request, when a principle could never be screened. */
+export function checkScreener({ policy, judge }: Screener): void {
+  if (judge) return;
+  const blind = policy.principles.filter((p) => p.patterns.length === 0).map((p) => p.principle.id);
+  if (blind.length > 0)
+    throw new Error(
+      `principles ${blind.join(", ")} have no patterns and there is no judge: give patterns in the policy file (--policy), a judge (--judge PROVIDER), or screen fewer principles`,
+    );
+}
+
+async function screenOne(s: Screener, p: ScreenedPrinciple, stage: Stage, prompt: string, response: string): Promise<Verdict> {
+  const started = performance.now();
+  const text = stage === "input" ? prompt : response;
+  const matched = p.patterns.some((re) => re.test(text));
+  let score = matched ? 1 : 0;
+  let classifier: Verdict["classifier"] = "pattern";
+  if (!matched && s.judge) {
+    score = await s.judge.score({ principle: p.principle, stage, prompt, response });
+    classifier = "judge";
+  }
+  return {
+    principle: p.principle.id,
+    stage,
+    score,
+    threshold: p.threshold,
+    violated: score >= p.threshold,
+    mode: p.mode,
+    classifier,
+    latencyMs: performance.now() - started,
+  };
+}
+
+/** Every principle screened at this stage, in the policy's order. */
+export async function screen(s: Screener, stage: Stage, prompt: string, response = ""): Promise<Verdict[]> {
+  const principles = s.policy.principles.filter((p) => p.stages.includes(stage));
+  return Promise.all(principles.map((p) => screenOne(s, p, stage, prompt, response)));
+}
+
+/** The strongest action the broken principles call for: block over revise over flag; null when none is broken. */
+export function actionOf(verdicts: readonly Verdict[]): Mode | null {
+  const broken = verdicts.filter((v) => v.violated).map((v) => v.mode);
+  for (const mode of ["block", "revise", "flag"] as const) if (broken.includes(mode)) return mode;
+  return null;
+}
