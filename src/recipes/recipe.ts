@@ -12,6 +12,7 @@ import { readPromptFile, runLabel, runRevise } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { writeJsonl } from "../data/dataset.js";
 import type { Provider } from "../providers/provider.js";
+import { warnLines } from "../quality/gate.js";
 import type { Store } from "../store/store.js";
 import { formatIssues, parseConfig } from "../train/config.js";
 import { dpoConfigSchema, ppoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
@@ -63,6 +64,7 @@ export const recipeSchema = z
     out: z.string().min(1),
     rl: z.enum(["ppo", "dpo", "both"]).default("ppo"),
     seed: z.number().int().min(0).default(0),
+    strict: z.boolean().optional().describe("stop at the first stage whose quality gates fail (WARN lines otherwise)"),
     revise: reviseSettings.default({}),
     label: labelSettings.default({}),
     sft: trainerOverrides,
@@ -122,6 +124,8 @@ export function recipeDirs(out: string) {
 export type StageHooks = {
   /** Extra metrics per PPO rollout (the quickstart's gold reward). */
   observePpo?: Parameters<typeof runPpo>[1]["observe"];
+  /** Where the pipelines' WARN lines go (default: console.log; the trainers print their own). */
+  log?: (line: string) => void;
 };
 
 export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stage[] {
@@ -141,6 +145,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       for (const provider of new Set(map.values())) provider.close?.();
     }
   };
+  const log = hooks.log ?? console.log;
   const stages: Stage[] = [
     {
       name: "revise",
@@ -165,8 +170,10 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
             concurrency: r.revise.concurrency ?? 8,
             seed: r.seed,
             outDir: dirs.revise,
+            strict: r.strict ?? false,
           }),
         );
+        for (const line of warnLines(summary.gates)) log(`revise: ${line}`);
         if (summary.items.done !== summary.prompts)
           throw new Error(
             `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
@@ -226,8 +233,10 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
             seed: r.seed,
             ...(r.label.contrast_model ? { contrast: get(r.label.contrast_model) } : {}),
             out: join(dirs.label, "preferences.jsonl"),
+            strict: r.strict ?? false,
           }),
         );
+        for (const line of warnLines(summary.gates)) log(`label: ${line}`);
         if (summary.items.done !== summary.prompts)
           throw new Error(
             `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
@@ -241,8 +250,8 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       output: dirs.rm,
       inputs: [r.base_model, join(dirs.label, "preferences.jsonl")],
       settings: r.reward,
-      run: (resume) =>
-        runReward(
+      run: async (resume) => {
+        await runReward(
           parseConfig(
             rewardConfigSchema,
             {
@@ -251,11 +260,13 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
               train_file: join(dirs.label, "preferences.jsonl"),
               output_dir: dirs.rm,
               seed: r.seed,
+              strict: r.strict ?? false,
             },
             "recipe reward",
           ),
           resume ? { resume } : {},
-        ),
+        );
+      },
     },
   ];
   if (r.rl === "ppo" || r.rl === "both") {
@@ -276,6 +287,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
               train_file: prompts,
               output_dir: dirs.ppo,
               seed: r.seed,
+              strict: r.strict ?? false,
             },
             "recipe ppo",
           ),
@@ -290,8 +302,8 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       output: dirs.dpo,
       inputs: [dirs.slCai, join(dirs.label, "preferences.jsonl")],
       settings: r.dpo,
-      run: (resume) =>
-        runDpo(
+      run: async (resume) => {
+        await runDpo(
           parseConfig(
             dpoConfigSchema,
             {
@@ -300,11 +312,13 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
               train_file: join(dirs.label, "preferences.jsonl"),
               output_dir: dirs.dpo,
               seed: r.seed,
+              strict: r.strict ?? false,
             },
             "recipe dpo",
           ),
           resume ? { resume } : {},
-        ),
+        );
+      },
     });
   }
   return stages;
@@ -316,7 +330,7 @@ export async function runRecipe(
   options: { force?: string; log?: (line: string) => void } = {},
 ): Promise<StageOutcome[]> {
   const recipe = loadRecipe(path);
-  const outcomes = await runStages(caiStages(recipe, store), options);
+  const outcomes = await runStages(caiStages(recipe, store, options.log ? { log: options.log } : {}), options);
   writeFileSync(join(recipe.out, "stages.json"), `${JSON.stringify(outcomes, null, 2)}\n`);
   return outcomes;
 }

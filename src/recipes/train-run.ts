@@ -10,6 +10,9 @@ import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import type { CausalLM } from "../models/model.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import { chanceAccuracyGate, holdOut } from "../quality/accuracy.js";
+import type { GateResult } from "../quality/gate.js";
+import { klBlowupGate } from "../quality/kl.js";
 import type {
   CpoConfig,
   DpoConfig,
@@ -29,6 +32,7 @@ import { type KtoExample, trainKto, unpair } from "../train/kto.js";
 import { trainPpo } from "../train/ppo.js";
 import { trainRewardModel } from "../train/reward.js";
 import { trainSft } from "../train/sft.js";
+import { finishGates } from "./trainer-gates.js";
 
 type RunOptions = {
   resume?: string;
@@ -99,7 +103,7 @@ async function preferences(path: string, tokenizer: Tokenizer, maxLength: number
   );
 }
 
-export async function runReward(config: RewardConfig, options: RunOptions): Promise<void> {
+export async function runReward(config: RewardConfig, options: RunOptions): Promise<GateResult[]> {
   await initEngine();
   const { model, tokenizer } = await load(config.model_name_or_path);
   const toPairs = (rows: Awaited<ReturnType<typeof preferences>>) =>
@@ -110,24 +114,67 @@ export async function runReward(config: RewardConfig, options: RunOptions): Prom
       ...(r.label !== undefined ? { label: r.label } : {}),
     }));
   const maxLength = lengthLimit("rm", config.max_length, model);
-  const train = toPairs(await preferences(config.train_file, tokenizer, maxLength));
-  const evalSet = config.eval_file ? toPairs(await preferences(config.eval_file, tokenizer, maxLength)) : undefined;
+  const { train, evalSet, source } = await splitPairs(
+    config,
+    toPairs(await preferences(config.train_file, tokenizer, maxLength)),
+    async (path) => toPairs(await preferences(path, tokenizer, maxLength)),
+  );
   const resume = resumeDir(options, config.output_dir);
-  const { history } = await trainRewardModel({ config, model, train, ...(evalSet ? { evalSet } : {}), ...(resume ? { resume } : {}) });
+  const { history, heldOut } = await trainRewardModel({
+    config,
+    model,
+    train,
+    ...(evalSet ? { evalSet } : {}),
+    ...(resume ? { resume } : {}),
+  });
   model.dispose();
   report("rm", config.output_dir, history);
+  return finishGates("rm", config, heldOut ? [chanceAccuracyGate(heldOut.accuracy, heldOut.pairs, { source })] : []);
 }
 
-export async function runDpo(config: DpoConfig, options: RunOptions): Promise<void> {
+/**
+ * The eval file's pairs, or (without one) `eval_split` of the training pairs held out, so that the
+ * chance gate has pairs the model did not train on.
+ */
+async function splitPairs<T>(
+  config: { eval_file: string | null; eval_split: number; seed: number },
+  rows: T[],
+  read: (path: string) => Promise<T[]>,
+): Promise<{ train: T[]; evalSet?: T[]; source: string }> {
+  if (config.eval_file) return { train: rows, evalSet: await read(config.eval_file), source: `pairs of ${config.eval_file}` };
+  const { train, heldOut } = holdOut(rows, config.eval_split, config.seed);
+  return {
+    train,
+    ...(heldOut.length > 0 ? { evalSet: heldOut } : {}),
+    source: `pairs held out of train_file (eval_split ${config.eval_split})`,
+  };
+}
+
+export async function runDpo(config: DpoConfig, options: RunOptions): Promise<GateResult[]> {
   await initEngine();
   const { model, tokenizer } = await load(config.model_name_or_path);
   const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : model.clone();
-  const train = await preferences(config.train_file, tokenizer, lengthLimit("dpo", config.max_length, model));
+  const maxLength = lengthLimit("dpo", config.max_length, model);
+  const { train, evalSet, source } = await splitPairs(config, await preferences(config.train_file, tokenizer, maxLength), (path) =>
+    preferences(path, tokenizer, maxLength),
+  );
   const resume = resumeDir(options, config.output_dir);
-  const { history } = await trainDpo({ config, model, ref, train, ...(resume ? { resume } : {}) });
+  const { history, heldOut } = await trainDpo({
+    config,
+    model,
+    ref,
+    train,
+    ...(evalSet ? { evalSet } : {}),
+    ...(resume ? { resume } : {}),
+  });
   model.dispose();
   ref.dispose();
   report("dpo", config.output_dir, history);
+  return finishGates(
+    "dpo",
+    config,
+    heldOut ? [chanceAccuracyGate(heldOut.accuracy, heldOut.pairs, { trainer: "DPO policy", source })] : [],
+  );
 }
 
 async function onlineInputs(config: PpoConfig | GrpoConfig | RlooConfig, options: RunOptions) {
@@ -154,11 +201,12 @@ function freeOnline(inputs: Awaited<ReturnType<typeof onlineInputs>>): void {
   inputs.reward.model.dispose();
 }
 
-export async function runPpo(config: PpoConfig, options: RunOptions): Promise<void> {
+export async function runPpo(config: PpoConfig, options: RunOptions): Promise<GateResult[]> {
   const inputs = await onlineInputs(config, options);
   const { history } = await trainPpo({ config, ...inputs, ...(options.observe ? { observe: options.observe } : {}) });
   freeOnline(inputs);
   report("ppo", config.output_dir, history);
+  return finishGates("ppo", config, [klBlowupGate(history)]);
 }
 
 export async function runGrpo(config: GrpoConfig, options: RunOptions): Promise<void> {

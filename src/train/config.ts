@@ -39,6 +39,10 @@ export const trainingConfigSchema = z.object({
     .default(null)
     .describe('train a LoRA adapter instead of all weights, e.g. {"r": 8, "lora_alpha": 16} (null: full fine-tuning)'),
   progress: z.boolean().default(true).describe("show a progress bar"),
+  strict: z
+    .boolean()
+    .default(false)
+    .describe("exit non-zero when a quality gate fails (held-out accuracy at chance, a KL blow-up); without it they only print WARN lines"),
 });
 export type TrainingConfig = z.output<typeof trainingConfigSchema>;
 

@@ -22,8 +22,17 @@ export const sftConfigSchema = trainingConfigSchema.extend({
 });
 export type SftConfig = z.output<typeof sftConfigSchema>;
 
+/** Held out of train_file when no eval_file is given, so the chance gate (src/quality/accuracy.ts) always has pairs to judge. */
+const evalSplit = z
+  .number()
+  .min(0)
+  .lt(1)
+  .default(0.1)
+  .describe("share of train_file held out to check accuracy against chance when eval_file is null (0: none)");
+
 export const rewardConfigSchema = trainingConfigSchema.extend({
   ...dataFields,
+  eval_split: evalSplit,
   learning_rate: z.number().positive().default(1e-5).describe("peak learning rate of AdamW"),
   center_rewards_coefficient: z.number().min(0).nullable().default(null).describe("weight of mean((r_c + r_r)²), keeping rewards near 0"),
 });
@@ -31,6 +40,7 @@ export type RewardConfig = z.output<typeof rewardConfigSchema>;
 
 export const dpoConfigSchema = trainingConfigSchema.extend({
   ...dataFields,
+  eval_split: evalSplit,
   learning_rate: z.number().positive().default(1e-6).describe("peak learning rate of AdamW"),
   ref_model_name_or_path: z.string().min(1).nullable().default(null).describe("frozen reference model (null: the initial policy)"),
   beta: z.number().positive().default(0.1).describe("β: strength of the implicit KL constraint"),
