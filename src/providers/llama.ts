@@ -205,6 +205,34 @@ function topOf(probabilities: Map<number, number> | undefined, k: number): [numb
   return out;
 }
 
+/**
+ * Makes the context's native sampleToken calls run one at a time.
+ *
+ * After a decode of several sequences, llama.cpp may hold the batch's logit rows out of order and
+ * puts them in order lazily, inside the first llama_get_logits_ith call (output_reorder swaps rows
+ * in place). node-llama-cpp reads each sequence's logits in its own libuv worker, concurrently, so
+ * two readers can both run that reorder: a row is swapped back or half swapped, and a sequence
+ * reads another position's logits (seen once in CI as a scored log-prob off by 16). One reader at
+ * a time makes the first do the reorder alone. The cost is small: sampling is a pass over the
+ * vocabulary, the decode is the model.
+ */
+function serializeSampling(context: NlcContext): void {
+  // node-llama-cpp 3.21.1's LlamaContext keeps the addon's context object as `_ctx`.
+  const native = (context as unknown as { _ctx?: { sampleToken?: (...args: unknown[]) => Promise<unknown> } })._ctx;
+  const sampleToken = native?.sampleToken;
+  if (!native || typeof sampleToken !== "function")
+    throw new Error(`node-llama-cpp's context has no _ctx.sampleToken: Precept expects node-llama-cpp ${NODE_LLAMA_CPP_VERSION}`);
+  let last: Promise<unknown> = Promise.resolve();
+  // The addon's methods are read-only on its prototype: an own property shadows it.
+  Object.defineProperty(native, "sampleToken", {
+    value: (...args: unknown[]) => {
+      const next = last.then(() => sampleToken.apply(native, args));
+      last = next.catch(() => undefined);
+      return next;
+    },
+  });
+}
+
 export class LlamaCppProvider implements Provider {
   readonly #free: NlcSequence[];
   readonly #waiting: ((s: NlcSequence) => void)[] = [];
@@ -255,6 +283,7 @@ export class LlamaCppProvider implements Provider {
       const precision = f32 ? { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", flashAttention: false } : {};
       const threads = options.threads ?? envInt("PRECEPT_LLAMA_THREADS");
       const context = await model.createContext({ contextSize, sequences, ...precision, ...(threads ? { threads } : {}) });
+      serializeSampling(context);
       const seqs = Array.from({ length: sequences }, () => context.getSequence());
       return new LlamaCppProvider(`llama:${source}`, dir, tokenizer, contextSize, path, llama.gpu, model, context, seqs);
     } catch (error) {
