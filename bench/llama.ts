@@ -1,23 +1,37 @@
 /**
- * `npm run bench -- llama`: greedy generation tokens/s, the wasm engine
- * (`generateTokens`, local:) against llama.cpp (the llama: provider, F32 GGUF,
- * default F16 KV cache), at batch 1 and 16, 8-token prompts and 64 new tokens,
- * on the sandbox GPT-2 and a random model of SmolLM2-135M's shape. Both sides
- * use `PRECEPT_THREADS` threads (default all cores; llama.cpp `PRECEPT_LLAMA_THREADS` when set), in one run.
- * Writes bench/results/llama.json.
+ * `npm run bench -- llama [--all]`: the wasm engine (local:) against llama.cpp
+ * (the llama: provider, F32 GGUF, default F16 KV cache), side by side in one run:
+ *   - greedy generation tokens/s at batch 1 and 16 (8-token prompts) on the
+ *     sandbox GPT-2 and a random model of SmolLM2-135M's shape;
+ *   - scoring rows/s (16 rows of 8 prompt + 48 completion tokens: what PPO/GRPO's
+ *     reference pass does each step) on both models;
+ *   - `cai revise` (1 round) and `cai label` (2 responses) items/s on the
+ *     sandbox model with the sandbox constitution, 8 red-team prompts, concurrency 8.
+ * Bounded by default so it ends on a loaded 2-core machine (32 new tokens, 135M
+ * generation at batch 1 only); `--all` runs 64 new tokens, 135M at batch 16 and 24
+ * CAI prompts. Both engines use `PRECEPT_THREADS` threads (default all cores;
+ * llama.cpp `PRECEPT_LLAMA_THREADS` when set). Writes bench/results/llama.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runLabel, runRevise } from "../src/cai/pipeline.js";
+import { loadConstitution } from "../src/constitution/load.js";
 import { initEngine } from "../src/engine/device.js";
 import { Rng } from "../src/engine/rng.js";
 import { countParams } from "../src/engine/tree.js";
 import { generateTokens } from "../src/models/generate.js";
 import { loadModel, saveModel } from "../src/models/io.js";
 import { CausalLM, parseModelConfig } from "../src/models/model.js";
+import { scoreCompletions } from "../src/models/score.js";
 import { loadTokenizer } from "../src/models/tokenizer.js";
+import { BatchingProvider } from "../src/providers/batching.js";
 import { hasNodeLlamaCpp, LlamaCppProvider, NODE_LLAMA_CPP_VERSION } from "../src/providers/llama.js";
+import { LocalProvider } from "../src/providers/local.js";
+import type { Provider } from "../src/providers/provider.js";
+import { openStore } from "../src/store/store.js";
+import { RED_TEAM_CATEGORIES, samplePrompts } from "../src/world/prompts.js";
 
 /** SmolLM2-135M's shape (random weights; the sandbox tokenizer, padded to the 49152-row embedding in the GGUF). */
 const SMOLLM2_135M_SHAPE = {
@@ -34,48 +48,122 @@ const SMOLLM2_135M_SHAPE = {
   tie_word_embeddings: true,
 };
 
-const BATCHES = [1, 16];
-const NEW_TOKENS = 64;
+const ALL = process.argv.includes("--all");
+const NEW_TOKENS = ALL ? 64 : 32;
+const CAI_PROMPTS = ALL ? 24 : 8;
+const CAI_CONCURRENCY = 8;
+const SCORE_ROWS = 16;
+const SCORE_PROMPT = 8;
+const SCORE_COMPLETION = 48;
+/** Token ids below the sandbox tokenizer's vocabulary, so both models take them. */
+const IDS_BELOW = 1023;
 
-function prompts(batch: number, vocab: number): number[][] {
-  const rng = new Rng(batch);
-  return Array.from({ length: batch }, () => Array.from({ length: 8 }, () => rng.int(vocab)));
+function randomRows(seed: number, rows: number, length: number): number[][] {
+  const rng = new Rng(seed);
+  return Array.from({ length: rows }, () => Array.from({ length }, () => rng.int(IDS_BELOW)));
 }
 
-async function wasm(dir: string): Promise<{ params: number; tokensPerSecond: Record<string, number> }> {
+const perSecond = (count: number, started: number) => count / ((performance.now() - started) / 1000);
+
+/**
+ * New tokens for a warm-up that compiles the same jit shapes as `NEW_TOKENS` at a fraction of the cost:
+ * generateTokens buckets an 8-token prompt to 16 and the cache to `bucket(16 + new, 32)` slots.
+ */
+const WARM_UP_TOKENS = Math.ceil((16 + NEW_TOKENS) / 32) * 32 - 16 - 31;
+
+async function wasmSide(dir: string, batches: number[]) {
   const model = await loadModel(dir);
   model.tokenizer = null; // ids only: the random model's vocabulary is wider than the sandbox tokenizer's
-  const out: Record<string, number> = {};
-  for (const batch of BATCHES) {
-    const ids = prompts(batch, 1023);
-    await generateTokens(model, ids, { maxNewTokens: NEW_TOKENS, temperature: 0, eosTokenIds: [] }); // compile
+  const generation: Record<string, number> = {};
+  try {
+    for (const batch of batches) {
+      const ids = randomRows(batch, batch, 8);
+      await generateTokens(model, ids, { maxNewTokens: WARM_UP_TOKENS, temperature: 0, eosTokenIds: [] }); // compile
+      const started = performance.now();
+      const gens = await generateTokens(model, ids, { maxNewTokens: NEW_TOKENS, temperature: 0, eosTokenIds: [] });
+      generation[`batch${batch}`] = perSecond(
+        gens.reduce((n, g) => n + g.tokens.length, 0),
+        started,
+      );
+    }
+    const rows = randomRows(7, SCORE_ROWS, SCORE_PROMPT + SCORE_COMPLETION);
+    const score = () =>
+      scoreCompletions(
+        model,
+        rows.map((r) => r.slice(0, SCORE_PROMPT)),
+        rows.map((r) => r.slice(SCORE_PROMPT)),
+      );
+    await score(); // compile
     const started = performance.now();
-    const gens = await generateTokens(model, ids, { maxNewTokens: NEW_TOKENS, temperature: 0, eosTokenIds: [] });
-    out[`batch${batch}`] = gens.reduce((n, g) => n + g.tokens.length, 0) / ((performance.now() - started) / 1000);
+    await score();
+    return { params: countParams(model.params), generation, scoreRowsPerSecond: perSecond(SCORE_ROWS, started) };
+  } finally {
+    model.dispose();
   }
-  const params = countParams(model.params);
-  model.dispose();
-  return { params, tokensPerSecond: out };
 }
 
-async function llamaCpp(dir: string, cacheDir: string): Promise<{ convertSeconds: number; tokensPerSecond: Record<string, number> }> {
+async function llamaSide(dir: string, batches: number[], cacheDir: string) {
   let started = performance.now();
-  const provider = await LlamaCppProvider.open(dir, { cacheDir, sequences: Math.max(...BATCHES), contextSize: 128 });
-  const convertSeconds = (performance.now() - started) / 1000;
-  const out: Record<string, number> = {};
+  const provider = await LlamaCppProvider.open(dir, { cacheDir, sequences: SCORE_ROWS, contextSize: 128 });
+  const firstOpenSeconds = (performance.now() - started) / 1000;
+  const generation: Record<string, number> = {};
   try {
-    for (const batch of BATCHES) {
-      await provider.generateTokens(prompts(batch, 1023), { maxNewTokens: 8, temperature: 0, eosTokenIds: [], decode: false }); // warm up
+    for (const batch of batches) {
+      await provider.generateTokens(randomRows(batch, batch, 8), { maxNewTokens: 8, temperature: 0, eosTokenIds: [], decode: false }); // warm up
       // Fresh prompts, so no sequence reuses a cached prefix from the warm-up.
-      const ids = prompts(batch + 100, 1023);
+      const ids = randomRows(batch + 100, batch, 8);
       started = performance.now();
       const gens = await provider.generateTokens(ids, { maxNewTokens: NEW_TOKENS, temperature: 0, eosTokenIds: [], decode: false });
-      out[`batch${batch}`] = gens.reduce((n, g) => n + g.tokens.length, 0) / ((performance.now() - started) / 1000);
+      generation[`batch${batch}`] = perSecond(
+        gens.reduce((n, g) => n + g.tokens.length, 0),
+        started,
+      );
     }
+    // Prompts differ from the generation ones in their first token, so nothing cached is reused.
+    const rows = randomRows(7, SCORE_ROWS, SCORE_PROMPT + SCORE_COMPLETION);
+    started = performance.now();
+    await provider.scoreTokens(rows, { from: rows.map(() => SCORE_PROMPT) });
+    return { firstOpenSeconds, generation, scoreRowsPerSecond: perSecond(SCORE_ROWS, started) };
   } finally {
     await provider.dispose();
   }
-  return { convertSeconds, tokensPerSecond: out };
+}
+
+/** `cai revise` then `cai label` with one provider as policy and feedback model, each in a fresh SQLite store. */
+async function caiItemsPerSecond(provider: Provider, scratch: string, tag: string) {
+  const prompts = join(scratch, "cai-prompts.jsonl");
+  writeFileSync(
+    prompts,
+    samplePrompts({ seed: 0, split: "train", perCategory: CAI_PROMPTS / RED_TEAM_CATEGORIES.length + 1, categories: RED_TEAM_CATEGORIES })
+      .slice(0, CAI_PROMPTS)
+      .map((p) => JSON.stringify({ prompt: p.text }))
+      .join("\n"),
+  );
+  const constitution = loadConstitution(fileURLToPath(new URL("../constitutions/sandbox.yaml", import.meta.url)));
+  const out: Record<string, number> = {};
+  // Two passes (fresh stores), only the second timed: neither engine pays for compiling or converting.
+  for (const pass of [0, 1]) {
+    const store = await openStore(join(scratch, `${tag}-${pass}.sqlite`));
+    try {
+      const common = { store, constitution, prompts, concurrency: CAI_CONCURRENCY, maxTokens: 48, seed: 0 };
+      let started = performance.now();
+      const revise = await runRevise({ ...common, policy: provider, revisions: 1, outDir: join(scratch, `${tag}-revise-${pass}`) });
+      if (pass === 1) out.revise = perSecond(revise.items.done, started);
+      started = performance.now();
+      const label = await runLabel({
+        ...common,
+        policy: provider,
+        feedback: provider,
+        responses: 2,
+        temperature: 1,
+        out: join(scratch, `${tag}-label-${pass}.jsonl`),
+      });
+      if (pass === 1) out.label = perSecond(label.items.done, started);
+    } finally {
+      await store.close();
+    }
+  }
+  return out as { revise: number; label: number };
 }
 
 export async function runLlamaBench(): Promise<void> {
@@ -87,12 +175,17 @@ export async function runLlamaBench(): Promise<void> {
   const threads = Number(process.env.PRECEPT_THREADS ?? availableParallelism());
   // llama.cpp's workers spin: on a machine busy with other work, PRECEPT_LLAMA_THREADS=1 can beat all cores.
   const llamaThreads = Number(process.env.PRECEPT_LLAMA_THREADS ?? threads);
+  const loadBefore = loadavg()[0] as number;
+  const conditions = `load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores at the start${loadBefore > availableParallelism() ? ": under load from other jobs" : ""}`;
   console.log(
-    `llama bench: ${cpus()[0]?.model ?? "cpu"}, wasm ${threads} threads, llama.cpp ${llamaThreads}, node-llama-cpp ${NODE_LLAMA_CPP_VERSION}`,
+    `llama bench${ALL ? " --all" : ""}: ${cpus()[0]?.model ?? "cpu"}, wasm ${threads} threads, llama.cpp ${llamaThreads}, node-llama-cpp ${NODE_LLAMA_CPP_VERSION}; ${conditions}`,
   );
   const scratch = mkdtempSync(join(tmpdir(), "precept-llama-bench-"));
-  const rows: { model: string; params: number; batch: number; wasm: number; llama: number; speedup: number }[] = [];
-  const conversions: Record<string, number> = {};
+  const generation: { model: string; params: number; batch: number; newTokens: number; wasm: number; llama: number; speedup: number }[] =
+    [];
+  const scoring: { model: string; rows: number; tokensPerRow: number; wasm: number; llama: number; speedup: number }[] = [];
+  const firstOpenSeconds: Record<string, number> = {};
+  let cai: { pipeline: string; prompts: number; concurrency: number; wasm: number; llama: number; speedup: number }[] = [];
   try {
     const sandbox = fileURLToPath(new URL("../models/sandbox-base/", import.meta.url));
     const { arch, config } = parseModelConfig(SMOLLM2_135M_SHAPE);
@@ -100,34 +193,93 @@ export async function runLlamaBench(): Promise<void> {
     const smolDir = join(scratch, "smollm2-135m-shape");
     await saveModel(random, smolDir);
     random.dispose();
-    for (const [name, dir] of [
-      ["sandbox GPT-2", sandbox],
-      ["SmolLM2-135M shape", smolDir],
+    for (const [name, dir, batches] of [
+      ["sandbox GPT-2", sandbox, [1, 16]],
+      ["SmolLM2-135M shape", smolDir, ALL ? [1, 16] : [1]],
     ] as const) {
       console.log(`  ${name}: wasm...`);
-      const w = await wasm(dir);
+      const w = await wasmSide(dir, [...batches]);
       console.log(`  ${name}: llama.cpp...`);
-      const l = await llamaCpp(dir, join(scratch, "gguf"));
-      conversions[name] = l.convertSeconds;
-      for (const batch of BATCHES) {
-        const key = `batch${batch}`;
-        const a = w.tokensPerSecond[key] as number;
-        const b = l.tokensPerSecond[key] as number;
-        rows.push({ model: name, params: w.params, batch, wasm: a, llama: b, speedup: b / a });
+      const l = await llamaSide(dir, [...batches], join(scratch, "gguf"));
+      firstOpenSeconds[name] = l.firstOpenSeconds;
+      for (const batch of batches) {
+        const a = w.generation[`batch${batch}`] as number;
+        const b = l.generation[`batch${batch}`] as number;
+        generation.push({ model: name, params: w.params, batch, newTokens: NEW_TOKENS, wasm: a, llama: b, speedup: b / a });
       }
+      scoring.push({
+        model: name,
+        rows: SCORE_ROWS,
+        tokensPerRow: SCORE_PROMPT + SCORE_COMPLETION,
+        wasm: w.scoreRowsPerSecond,
+        llama: l.scoreRowsPerSecond,
+        speedup: l.scoreRowsPerSecond / w.scoreRowsPerSecond,
+      });
     }
+    console.log("  cai revise/label: wasm...");
+    const model = await loadModel(sandbox);
+    const wasmCai = await caiItemsPerSecond(
+      new BatchingProvider(new LocalProvider(model, "local:sandbox-base"), CAI_CONCURRENCY),
+      scratch,
+      "wasm",
+    );
+    model.dispose();
+    console.log("  cai revise/label: llama.cpp...");
+    const llama = await LlamaCppProvider.open(sandbox, { cacheDir: join(scratch, "gguf"), sequences: CAI_CONCURRENCY });
+    const llamaCai = await caiItemsPerSecond(llama, scratch, "llama").finally(() => llama.dispose());
+    cai = (["revise", "label"] as const).map((pipeline) => ({
+      pipeline: pipeline === "revise" ? "revise (1 round)" : "label (2 responses)",
+      prompts: CAI_PROMPTS,
+      concurrency: CAI_CONCURRENCY,
+      wasm: wasmCai[pipeline],
+      llama: llamaCai[pipeline],
+      speedup: llamaCai[pipeline] / wasmCai[pipeline],
+    }));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  console.log(`\n| model | batch | wasm tokens/s | llama.cpp tokens/s | llama.cpp / wasm |\n|---|---:|---:|---:|---:|`);
-  for (const r of rows)
-    console.log(`| ${r.model} | ${r.batch} | ${r.wasm.toFixed(1)} | ${r.llama.toFixed(1)} | ${r.speedup.toFixed(2)}x |`);
-  console.log(`\nfirst open (GGUF conversion + load), seconds: ${JSON.stringify(conversions)}`);
+  const loadAfter = loadavg()[0] as number;
+  console.log(`\n| model | batch | new tokens | wasm tokens/s | llama.cpp tokens/s | llama.cpp / wasm |\n|---|---:|---:|---:|---:|---:|`);
+  for (const r of generation)
+    console.log(`| ${r.model} | ${r.batch} | ${r.newTokens} | ${r.wasm.toFixed(1)} | ${r.llama.toFixed(1)} | ${r.speedup.toFixed(2)}x |`);
+  console.log(
+    `\n| scoring (reference pass) | rows x tokens | wasm rows/s | llama.cpp rows/s | llama.cpp / wasm |\n|---|---:|---:|---:|---:|`,
+  );
+  for (const r of scoring)
+    console.log(`| ${r.model} | ${r.rows}x${r.tokensPerRow} | ${r.wasm.toFixed(2)} | ${r.llama.toFixed(2)} | ${r.speedup.toFixed(2)}x |`);
+  console.log(
+    `\n| pipeline (sandbox) | prompts | concurrency | wasm items/s | llama.cpp items/s | llama.cpp / wasm |\n|---|---:|---:|---:|---:|---:|`,
+  );
+  for (const r of cai)
+    console.log(
+      `| ${r.pipeline} | ${r.prompts} | ${r.concurrency} | ${r.wasm.toFixed(2)} | ${r.llama.toFixed(2)} | ${r.speedup.toFixed(2)}x |`,
+    );
+  console.log(
+    `\nfirst open (GGUF conversion + load), seconds: ${JSON.stringify(firstOpenSeconds)}; load average ${loadAfter.toFixed(1)} at the end`,
+  );
   const dir = fileURLToPath(new URL("./results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
+  const underLoad = Math.max(loadBefore, loadAfter) > availableParallelism();
   writeFileSync(
     `${dir}llama.json`,
-    `${JSON.stringify({ suite: "llama", date: new Date().toISOString(), threads, llamaThreads, node: process.version, nodeLlamaCpp: NODE_LLAMA_CPP_VERSION, newTokens: NEW_TOKENS, rows, firstOpenSeconds: conversions }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        suite: "llama",
+        date: new Date().toISOString(),
+        conditions: `${underLoad ? "under load from other jobs: " : ""}load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end, ${availableParallelism()} cores`,
+        all: ALL,
+        threads,
+        llamaThreads,
+        node: process.version,
+        nodeLlamaCpp: NODE_LLAMA_CPP_VERSION,
+        generation,
+        scoring,
+        cai,
+        firstOpenSeconds,
+      },
+      null,
+      2,
+    )}\n`,
   );
   console.log("wrote bench/results/llama.json");
 }
