@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { anyInt, count, numberIn, positiveInt } from "./numbers.js";
+import { storeLocation } from "./store-location.js";
 
 function band(value: string): [number, number] {
   const parts = value.split(",").map(Number);
@@ -73,7 +74,7 @@ continues where it stopped, with no duplicated and no lost records.`,
       .option("--no-skip", "revise even when the critique finds no problem")
       .option("--few-shot <n>", "few-shot examples from the constitution before each critique (default: all)", count)
       .option("--out <dir>", "where sft.jsonl, preferences.jsonl and summary.json go", "runs/cai-revise"),
-  ).action(async (options) => (await import("./cai.js")).revise(options));
+  ).action(async (options, command: Command) => (await import("./cai.js")).revise(options, storeLocation(command)));
 
   runControl(
     cai
@@ -93,7 +94,7 @@ continues where it stopped, with no duplicated and no lost records.`,
       .option("--samples <n>", "answers sampled per question when the provider has no log-probs", positiveInt, 8)
       .option("--reasoning-tokens <n>", "tokens of reasoning in --cot mode", positiveInt, 96)
       .option("--out <file>", "preference JSONL with soft labels", "runs/cai-label/preferences.jsonl"),
-  ).action(async (options) => (await import("./cai.js")).label(options));
+  ).action(async (options, command: Command) => (await import("./cai.js")).label(options, storeLocation(command)));
 
   cai
     .command("run")
@@ -110,5 +111,7 @@ optional), label_prompts (JSONL, default: prompts), out (directory), rl: ppo | d
 settings under revise, sft, label, reward, ppo, dpo (the same names as the commands' options and
 the trainers' configs).`,
     )
-    .action(async (config: string, options: { force?: string }) => (await import("./cai.js")).recipe(config, options));
+    .action(async (config: string, options: { force?: string }, command: Command) =>
+      (await import("./cai.js")).recipe(config, options, storeLocation(command)),
+    );
 }

@@ -95,9 +95,10 @@ export async function revise(
     fewShot?: number;
     out: string;
   },
+  db: string,
 ): Promise<void> {
   const constitution = loadConstitution(o.constitution);
-  const store = await openStore();
+  const store = await openStore(db);
   try {
     const providers = await openProviders([o.policy, o.critic ?? o.policy], store, o.concurrency, httpRetries(o));
     const { progress, options } = control(o, "revise");
@@ -144,11 +145,12 @@ export async function label(
     reasoningTokens: number;
     out: string;
   },
+  db: string,
 ): Promise<void> {
   const constitution = loadConstitution(o.constitution);
   const feedbackId = o.feedback ?? o.policy;
   if (!feedbackId) throw new Error("give --feedback (the model that compares responses) or --policy");
-  const store = await openStore();
+  const store = await openStore(db);
   try {
     const providers = await openProviders(
       [...(o.policy ? [o.policy] : []), feedbackId, ...(o.contrast ? [o.contrast] : [])],
@@ -187,8 +189,9 @@ export async function label(
   }
 }
 
-export async function recipe(config: string, options: { force?: string }): Promise<void> {
-  const store = await openStore();
+/** `precept cai run CONFIG`: the recipe, its records in the store at `db` (--db). */
+export async function recipe(config: string, options: { force?: string }, db: string): Promise<void> {
+  const store = await openStore(db);
   try {
     const outcomes = await runRecipe(config, store, options);
     const dirs = recipeDirs(loadRecipe(config).out);

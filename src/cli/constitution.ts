@@ -53,12 +53,12 @@ function describeChange(field: string, before: Principle, after: Principle): str
   return `${field} changed`;
 }
 
-export async function diff(a: string, b: string, options: { records: boolean }): Promise<void> {
+export async function diff(a: string, b: string, options: { records: boolean; db: string }): Promise<void> {
   const before = loadConstitution(a);
   const after = loadConstitution(b);
   let result = diffConstitutions(before, after);
   if (options.records) {
-    const store = await openStore();
+    const store = await openStore(options.db);
     result = await withAffectedRecords(result, store);
     await store.close();
   }
