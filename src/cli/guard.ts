@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import { intIn } from "./numbers.js";
+import { storeLocation } from "./store-location.js";
 
 type GuardOptions = {
   constitution: string;
@@ -31,9 +32,10 @@ type GuardOptions = {
 const count = intIn({ min: 1 });
 const whole = intIn({ min: 0 });
 
-async function runGuard(options: GuardOptions): Promise<void> {
+async function runGuard(options: GuardOptions, command: Command): Promise<void> {
   if (!options.upstream === !options.model) throw new Error("give the model behind the guard: --upstream URL or --model DIR (one of them)");
-  const { startGuard } = await import("../guard/start.js");
+  const { guardPolicy, startGuard } = await import("../guard/start.js");
+  guardPolicy(options.constitution, options.policy, options.mode); // a wrong file fails before any model loads
   const { Upstream } = await import("../guard/upstream.js");
   const { openProvider } = await import("../providers/open.js");
   const { openStore } = await import("../store/store.js");
@@ -58,7 +60,8 @@ async function runGuard(options: GuardOptions): Promise<void> {
   }
   const judge = options.judge ? await openProvider(options.judge) : undefined;
   const critic = options.critic ? await openProvider(options.critic) : undefined;
-  const store = await openStore();
+  const db = storeLocation(command);
+  const store = await openStore(db);
   const guard = await startGuard({
     constitution: options.constitution,
     ...(options.policy ? { policy: options.policy } : {}),
@@ -83,9 +86,7 @@ async function runGuard(options: GuardOptions): Promise<void> {
     console.log(
       `  ${p.principle.id}: ${p.mode} on ${p.stages.join(" and ")}, ${p.patterns.length} patterns${judge ? `, judge ${judge.id}` : ""}, threshold ${p.threshold}`,
     );
-  console.log(
-    `  decisions: run "${options.run}" in ${process.env.PRECEPT_DB ?? "precept.db"}, texts ${options.storeText}; /metrics and /health beside /v1`,
-  );
+  console.log(`  decisions: run "${options.run}" in ${db}, texts ${options.storeText}; /metrics and /health beside /v1`);
   const stop = async () => {
     console.log("precept guard: stopping: no new requests; open streams finish first");
     await guard.close();
@@ -96,13 +97,15 @@ async function runGuard(options: GuardOptions): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-async function runExport(options: { run: string; campaign?: string; prompts?: string; out?: string; overlap: number; refusal?: string }) {
+type ExportOptions = { run: string; campaign?: string; prompts?: string; out?: string; overlap: number; refusal?: string };
+
+async function runExport(options: ExportOptions, command: Command): Promise<void> {
   if (!options.campaign && !options.prompts && !options.out)
     throw new Error("say where the flagged requests go: --campaign NAME (annotation), --prompts FILE (for cai revise), --out FILE (JSONL)");
   const { openStore } = await import("../store/store.js");
   const { flaggedCampaign, flaggedRequests, writeFlagged, writePrompts } = await import("../guard/export.js");
   const { policySchema } = await import("../guard/policy.js");
-  const store = await openStore();
+  const store = await openStore(storeLocation(command));
   try {
     const flagged = await flaggedRequests(store, options.run);
     console.log(`precept guard export: ${flagged.length} flagged requests in run "${options.run}"`);
@@ -165,7 +168,7 @@ export function addGuardCommands(program: Command): void {
     )
     .option("--run <id>", "the store run decisions go to", "guard")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on", count, 8100)
+    .option("--port <port>", "port to listen on (0: any free port)", whole, 8100)
     .option("--timeout <ms>", "upstream timeout per attempt, and between chunks of a stream", count, 60_000)
     .option("--retries <n>", "upstream retries when no reply came (refused, 5xx, timeout)", whole, 2)
     .option("--max-concurrent <n>", "upstream requests in flight at once", count, 16)
