@@ -11,7 +11,7 @@
  * - Migrations take an advisory lock on PostgreSQL, so two processes starting
  *   at once do not both apply them (SQLite's write lock does that there).
  */
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type OnConflictBuilder, sql, type UpdateObject, type UpdateResult } from "kysely";
 import {
   type AnnotatorProgress,
   type AnnotatorRow,
@@ -75,13 +75,10 @@ export class SqlStore implements Store {
       await sql.raw(this.dialect === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN").execute(tx);
       try {
         const result = await body(tx);
-        await sql.raw("COMMIT").execute(tx);
+        await sql`COMMIT`.execute(tx);
         return result;
       } catch (error) {
-        await sql
-          .raw("ROLLBACK")
-          .execute(tx)
-          .catch(() => {});
+        await sql`ROLLBACK`.execute(tx).catch(() => {});
         throw error;
       }
     });
@@ -100,22 +97,16 @@ export class SqlStore implements Store {
     if (MIGRATIONS.every((m) => applied.has(m.version))) return;
     await this.#transaction(async (tx) => {
       if (this.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(tx);
-      await sql
-        .raw(
-          `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${this.dialect === "sqlite" ? "INTEGER" : "BIGINT"} NOT NULL)`,
-        )
-        .execute(tx);
+      const ms = sql.raw(this.dialect === "sqlite" ? "INTEGER" : "BIGINT");
+      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${ms} NOT NULL)`.execute(
+        tx,
+      );
       const done = await versions(tx);
-      for (const migration of MIGRATIONS) {
-        if (done.has(migration.version)) continue;
+      for (const { version, name, ...ddl } of MIGRATIONS) {
+        if (done.has(version)) continue;
         // better-sqlite3 prepares one statement at a time; the migrations hold no `;` inside a statement.
-        for (const statement of migration[this.dialect].split(";").map((s) => s.trim())) {
-          if (statement) await sql.raw(statement).execute(tx);
-        }
-        await tx
-          .insertInto("schema_migrations")
-          .values({ version: migration.version, name: migration.name, applied_at: Date.now() })
-          .execute();
+        for (const statement of ddl[this.dialect].split(";")) if (statement.trim()) await sql.raw(statement).execute(tx);
+        await tx.insertInto("schema_migrations").values({ version, name, applied_at: Date.now() }).execute();
       }
     });
   }
@@ -125,13 +116,15 @@ export class SqlStore implements Store {
       const now = Date.now();
       let added = 0;
       for (const chunk of chunks(items)) {
-        const result = await tx
-          .insertInto("work_items")
-          .values(
-            chunk.map((i) => ({ run_id: runId, key: i.key, kind: i.kind, payload: jsonText(i.payload), created_at: now, updated_at: now })),
-          )
-          .onConflict((oc) => oc.columns(["run_id", "key"]).doNothing())
-          .executeTakeFirst();
+        const rows = chunk.map((i) => ({
+          run_id: runId,
+          key: i.key,
+          kind: i.kind,
+          payload: jsonText(i.payload),
+          created_at: now,
+          updated_at: now,
+        }));
+        const result = await tx.insertInto("work_items").values(rows).onConflict(doNothing("run_id", "key")).executeTakeFirst();
         added += Number(result.numInsertedOrUpdatedRows ?? 0);
       }
       return added;
@@ -149,17 +142,10 @@ export class SqlStore implements Store {
         .orderBy("id")
         .limit(limit)
         .$if(this.#locks, (q) => q.forUpdate().skipLocked());
+      const claimed = { status: "claimed", claimed_by: worker, claimed_host: host ?? null, claimed_pid: pid ?? null };
       const rows = await tx
         .updateTable("work_items")
-        .set({
-          status: "claimed",
-          claimed_by: worker,
-          claimed_host: host ?? null,
-          claimed_pid: pid ?? null,
-          claim_expires_at: now + leaseMs,
-          attempts: sql`attempts + 1`,
-          updated_at: now,
-        })
+        .set({ ...claimed, claim_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
         .where("id", "in", claimable)
         .returningAll()
         .execute();
@@ -171,8 +157,7 @@ export class SqlStore implements Store {
     const rows = await this.db
       .selectFrom("work_items")
       .select(["claimed_by", "claimed_host", "claimed_pid", (eb) => eb.fn.countAll().as("n")])
-      .where("run_id", "=", runId)
-      .where("status", "=", "claimed")
+      .where((eb) => eb.and({ run_id: runId, status: "claimed" }))
       .where("claim_expires_at", ">=", Date.now())
       .groupBy(["claimed_by", "claimed_host", "claimed_pid"])
       .execute();
@@ -180,92 +165,71 @@ export class SqlStore implements Store {
   }
 
   async expireClaims(runId: string, worker: string): Promise<number> {
-    const result = await this.db
+    const claims = { run_id: runId, status: "claimed", claimed_by: worker };
+    return updated(
+      await this.db
+        .updateTable("work_items")
+        .set({ claim_expires_at: 0, updated_at: Date.now() })
+        .where((eb) => eb.and(claims))
+        .executeTakeFirst(),
+    );
+  }
+
+  /** The update that ends `worker`'s claim on item `id`: it changes nothing once the claim is gone (done, expired and taken). */
+  #endClaim(id: number, worker: string, values: UpdateObject<Tables, "work_items">) {
+    const ended = { ...values, claimed_by: null, claim_expires_at: null, updated_at: Date.now() };
+    return this.db
       .updateTable("work_items")
-      .set({ claim_expires_at: 0, updated_at: Date.now() })
-      .where("run_id", "=", runId)
-      .where("status", "=", "claimed")
-      .where("claimed_by", "=", worker)
+      .set(ended)
+      .where((eb) => eb.and({ id, status: "claimed", claimed_by: worker }))
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
   }
 
   async complete(id: number, worker: string, result: unknown): Promise<boolean> {
-    const updated = await this.db
-      .updateTable("work_items")
-      .set({ status: "done", result: jsonText(result), claimed_by: null, claim_expires_at: null, updated_at: Date.now() })
-      .where("id", "=", id)
-      .where("status", "=", "claimed")
-      .where("claimed_by", "=", worker)
-      .executeTakeFirst();
-    return Number(updated.numUpdatedRows) === 1;
+    return updated(await this.#endClaim(id, worker, { status: "done", result: jsonText(result) })) === 1;
   }
 
   async release(id: number, worker: string, error?: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<boolean> {
     const max = Number.isFinite(maxAttempts) ? maxAttempts : 2 ** 31 - 1;
-    const updated = await this.db
-      .updateTable("work_items")
-      .set({
-        status: sql<string>`CASE WHEN attempts >= ${max} THEN 'failed' ELSE 'pending' END`,
-        error: error ?? null,
-        claimed_by: null,
-        claim_expires_at: null,
-        updated_at: Date.now(),
-      })
-      .where("id", "=", id)
-      .where("status", "=", "claimed")
-      .where("claimed_by", "=", worker)
-      .executeTakeFirst();
-    return Number(updated.numUpdatedRows) === 1;
+    const status = sql<string>`CASE WHEN attempts >= ${max} THEN 'failed' ELSE 'pending' END`;
+    return updated(await this.#endClaim(id, worker, { status, error: error ?? null })) === 1;
   }
 
   async renew(ids: number[], worker: string, leaseMs: number): Promise<number> {
     const now = Date.now();
     let held = 0;
     for (const chunk of chunks(ids)) {
-      const updated = await this.db
-        .updateTable("work_items")
-        .set({ claim_expires_at: now + leaseMs, updated_at: now })
-        .where("id", "in", chunk)
-        .where("status", "=", "claimed")
-        .where("claimed_by", "=", worker)
-        .executeTakeFirst();
-      held += Number(updated.numUpdatedRows);
+      const renewed = this.db.updateTable("work_items").set({ claim_expires_at: now + leaseMs, updated_at: now });
+      held += updated(
+        await renewed
+          .where("id", "in", chunk)
+          .where((eb) => eb.and({ status: "claimed", claimed_by: worker }))
+          .executeTakeFirst(),
+      );
     }
     return held;
   }
 
   async counts(runId: string): Promise<Record<WorkStatus, number>> {
     const counts = emptyCounts();
-    const rows = await this.db
-      .selectFrom("work_items")
-      .select(["status", (eb) => eb.fn.countAll().as("n")])
-      .where("run_id", "=", runId)
-      .groupBy("status")
-      .execute();
-    for (const row of rows) counts[row.status as WorkStatus] = Number(row.n);
+    const byStatus = this.db.selectFrom("work_items").select(["status", (eb) => eb.fn.countAll().as("n")]);
+    for (const row of await byStatus.where("run_id", "=", runId).groupBy("status").execute())
+      counts[row.status as WorkStatus] = Number(row.n);
     return counts;
   }
 
   async items(runId: string): Promise<WorkItem[]> {
-    const rows = await this.db.selectFrom("work_items").selectAll().where("run_id", "=", runId).orderBy("id").execute();
-    return rows.map(toWorkItem);
+    return (await this.db.selectFrom("work_items").selectAll().where("run_id", "=", runId).orderBy("id").execute()).map(toWorkItem);
   }
 
   async putRun(id: string, kind: string, config: unknown): Promise<void> {
-    await this.db
-      .insertInto("runs")
-      .values({ id, kind, config: jsonText(config), created_at: Date.now() })
-      .onConflict((oc) => oc.column("id").doNothing())
-      .execute();
+    const run = { id, kind, config: jsonText(config), created_at: Date.now() };
+    await this.db.insertInto("runs").values(run).onConflict(doNothing("id")).execute();
   }
 
   async putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void> {
-    await this.db
-      .insertInto("constitutions")
-      .values({ hash, name, version, content: JSON.stringify(content), created_at: Date.now() })
-      .onConflict((oc) => oc.column("hash").doNothing())
-      .execute();
+    const constitution = { hash, name, version, content: JSON.stringify(content), created_at: Date.now() };
+    await this.db.insertInto("constitutions").values(constitution).onConflict(doNothing("hash")).execute();
   }
 
   async constitution(hash: string) {
@@ -278,23 +242,21 @@ export class SqlStore implements Store {
       const now = Date.now();
       const ids: number[] = [];
       for (const chunk of chunks(records, 200)) {
+        const rows = chunk.map((record) => recordRow(runId, record, now));
         await tx
           .insertInto("records")
-          .values(chunk.map((record) => recordRow(runId, record, now)))
-          .onConflict((oc) => oc.columns(["run_id", "kind", "key"]).doNothing())
+          .values(rows)
+          .onConflict(doNothing("run_id", "kind", "key"))
           .execute();
         // Each record's id, new or existing (ON CONFLICT DO NOTHING returns nothing for those that existed).
-        const rows = await tx
+        const keys = chunk.map((r) => r.key);
+        const stored = await tx
           .selectFrom("records")
           .select(["id", "kind", "key"])
           .where("run_id", "=", runId)
-          .where(
-            "key",
-            "in",
-            chunk.map((r) => r.key),
-          )
+          .where("key", "in", keys)
           .execute();
-        const byKey = new Map(rows.map((r) => [`${r.kind}\n${r.key}`, Number(r.id)]));
+        const byKey = new Map(stored.map((r) => [`${r.kind}\n${r.key}`, Number(r.id)]));
         for (const record of chunk) ids.push(byKey.get(`${record.kind}\n${record.key}`) as number);
       }
       return ids;
@@ -302,14 +264,13 @@ export class SqlStore implements Store {
   }
 
   async records(runId: string, kind?: RecordKind): Promise<StoredRecord[]> {
-    const rows = await this.db
-      .selectFrom("records")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .$if(kind !== undefined, (q) => q.where("kind", "=", kind as string))
-      .orderBy("id")
-      .execute();
-    return rows.map(toStoredRecord);
+    const ofRun = this.db.selectFrom("records").selectAll().where("run_id", "=", runId);
+    return (
+      await ofRun
+        .$if(kind !== undefined, (q) => q.where("kind", "=", kind as string))
+        .orderBy("id")
+        .execute()
+    ).map(toStoredRecord);
   }
 
   async runs(): Promise<RunSummary[]> {
@@ -355,11 +316,8 @@ export class SqlStore implements Store {
   }
 
   async cacheSet(key: string, value: unknown): Promise<void> {
-    await this.db
-      .insertInto("provider_cache")
-      .values({ key, value: JSON.stringify(value), created_at: Date.now() })
-      .onConflict((oc) => oc.column("key").doNothing())
-      .execute();
+    const entry = { key, value: JSON.stringify(value), created_at: Date.now() };
+    await this.db.insertInto("provider_cache").values(entry).onConflict(doNothing("key")).execute();
   }
 
   // Annotation (migration 3): the overlap count and the one-live-answer rule are checked and written
@@ -368,11 +326,8 @@ export class SqlStore implements Store {
   async createCampaign(name: string, settings: unknown, items: NewCampaignItem[]): Promise<CampaignRow> {
     try {
       return await this.#transaction(async (tx) => {
-        const row = await tx
-          .insertInto("campaigns")
-          .values({ name, settings: JSON.stringify(settings), created_at: Date.now() })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const campaign = { name, settings: JSON.stringify(settings), created_at: Date.now() };
+        const row = await tx.insertInto("campaigns").values(campaign).returningAll().executeTakeFirstOrThrow();
         const rows = items.map((item, position) => ({ campaign_id: row.id, key: item.key, position, data: JSON.stringify(item.data) }));
         for (const chunk of chunks(rows)) await tx.insertInto("campaign_items").values(chunk).execute();
         return toCampaign(row);
@@ -401,20 +356,15 @@ export class SqlStore implements Store {
     const row = await this.db
       .selectFrom("campaign_items")
       .selectAll()
-      .where("campaign_id", "=", campaignId)
-      .where("id", "=", itemId)
+      .where((eb) => eb.and({ campaign_id: campaignId, id: itemId }))
       .executeTakeFirst();
     return row ? toCampaignItem(row) : null;
   }
 
   async addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow> {
     try {
-      const row = await this.db
-        .insertInto("annotators")
-        .values({ name, token_hash: tokenHash, created_at: Date.now() })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toAnnotator(row);
+      const annotator = { name, token_hash: tokenHash, created_at: Date.now() };
+      return toAnnotator(await this.db.insertInto("annotators").values(annotator).returningAll().executeTakeFirstOrThrow());
     } catch (error) {
       if (isUniqueViolation(error)) throw new Error(`an annotator named "${name}" exists already`);
       throw error;
@@ -431,11 +381,11 @@ export class SqlStore implements Store {
   }
 
   async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
+    const live = { token_hash: tokenHash, revoked_at: null };
     const row = await this.db
       .selectFrom("annotators")
       .selectAll()
-      .where("token_hash", "=", tokenHash)
-      .where("revoked_at", "is", null)
+      .where((eb) => eb.and(live))
       .executeTakeFirst();
     return row ? toAnnotator(row) : null;
   }
@@ -446,39 +396,23 @@ export class SqlStore implements Store {
 
   async revokeAnnotator(annotatorId: number): Promise<void> {
     // The hash column stays unique and non-null; "revoked:<id>" is no SHA-256, so no token matches it.
-    await this.db
-      .updateTable("annotators")
-      .set({ token_hash: `revoked:${annotatorId}`, revoked_at: Date.now() })
-      .where("id", "=", annotatorId)
-      .execute();
+    const revoked = { token_hash: `revoked:${annotatorId}`, revoked_at: Date.now() };
+    await this.db.updateTable("annotators").set(revoked).where("id", "=", annotatorId).execute();
   }
 
   async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
-    await this.db
-      .insertInto("campaign_members")
-      .values({ campaign_id: campaignId, annotator_id: annotatorId })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    const member = { campaign_id: campaignId, annotator_id: annotatorId };
+    await this.db.insertInto("campaign_members").values(member).onConflict(doNothing()).execute();
   }
 
   async campaignMembers(campaignId: number): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom("campaign_members")
-      .select("annotator_id")
-      .where("campaign_id", "=", campaignId)
-      .orderBy("annotator_id")
-      .execute();
-    return rows.map((r) => Number(r.annotator_id));
+    const members = this.db.selectFrom("campaign_members").select("annotator_id").where("campaign_id", "=", campaignId);
+    return (await members.orderBy("annotator_id").execute()).map((r) => Number(r.annotator_id));
   }
 
   async annotatorCampaigns(annotatorId: number): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom("campaign_members")
-      .select("campaign_id")
-      .where("annotator_id", "=", annotatorId)
-      .orderBy("campaign_id")
-      .execute();
-    return rows.map((r) => Number(r.campaign_id));
+    const campaigns = this.db.selectFrom("campaign_members").select("campaign_id").where("annotator_id", "=", annotatorId);
+    return (await campaigns.orderBy("campaign_id").execute()).map((r) => Number(r.campaign_id));
   }
 
   async nextAssignment(
@@ -489,20 +423,19 @@ export class SqlStore implements Store {
     return this.#transaction(async (tx) => {
       if (this.#locks) await tx.selectFrom("campaigns").select("id").where("id", "=", campaignId).forUpdate().execute();
       const now = Date.now();
+      const openOnes = { campaign_id: campaignId, status: "assigned" };
       if (expireAfterMs !== undefined)
         await tx
           .updateTable("assignments")
           .set({ status: "expired" })
-          .where("campaign_id", "=", campaignId)
-          .where("status", "=", "assigned")
+          .where((eb) => eb.and(openOnes))
           .where("assigned_at", "<", now - expireAfterMs)
           .execute();
+      const mine = { ...openOnes, annotator_id: annotatorId };
       const open = await tx
         .selectFrom("assignments")
         .selectAll()
-        .where("campaign_id", "=", campaignId)
-        .where("annotator_id", "=", annotatorId)
-        .where("status", "=", "assigned")
+        .where((eb) => eb.and(mine))
         .orderBy("seq", "desc")
         .limit(1)
         .executeTakeFirst();
@@ -514,18 +447,13 @@ export class SqlStore implements Store {
       }
       // An item this annotator has not seen, with a free slot; the fullest first, so items reach their overlap early.
       const taken = sql<number>`(SELECT COUNT(*) FROM assignments a WHERE a.item_id = i.id AND a.status NOT IN (${sql.join(FREE_STATUSES)}))`;
+      const seen = sql<boolean>`EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.annotator_id = ${annotatorId})`;
       const free = await tx
         .selectFrom("campaign_items as i")
         .selectAll("i")
         .select(taken.as("taken"))
         .where("i.campaign_id", "=", campaignId)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("assignments as a").select("a.id").whereRef("a.item_id", "=", "i.id").where("a.annotator_id", "=", annotatorId),
-            ),
-          ),
-        )
+        .where((eb) => eb.not(seen))
         .where(taken, "<", overlap)
         .orderBy("taken", "desc")
         .orderBy("i.position")
@@ -533,90 +461,75 @@ export class SqlStore implements Store {
         .executeTakeFirst();
       if (!free) return null;
       const item = toCampaignItem(free);
-      const assignment = await tx
-        .insertInto("assignments")
-        .values({
-          campaign_id: campaignId,
-          item_id: item.id,
-          annotator_id: annotatorId,
-          shown_order: JSON.stringify(order(item)),
-          status: "assigned",
-          seq: sql<number>`(SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`,
-          assigned_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return { assignment: toAssignment(assignment), item };
+      const seq = sql<number>`(SELECT COALESCE(MAX(seq), 0) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`;
+      const assignment = { ...mine, item_id: item.id, shown_order: JSON.stringify(order(item)), seq, assigned_at: now };
+      return {
+        assignment: toAssignment(await tx.insertInto("assignments").values(assignment).returningAll().executeTakeFirstOrThrow()),
+        item,
+      };
     });
   }
 
   async skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean> {
-    const updated = await this.db
-      .updateTable("assignments")
-      .set({ status: "skipped" })
-      .where("campaign_id", "=", campaignId)
-      .where("annotator_id", "=", annotatorId)
-      .where("item_id", "=", itemId)
-      .where("status", "=", "assigned")
-      .executeTakeFirst();
-    return Number(updated.numUpdatedRows) === 1;
+    const open = { campaign_id: campaignId, annotator_id: annotatorId, item_id: itemId, status: "assigned" };
+    return (
+      updated(
+        await this.db
+          .updateTable("assignments")
+          .set({ status: "skipped" })
+          .where((eb) => eb.and(open))
+          .executeTakeFirst(),
+      ) === 1
+    );
   }
 
   async submitAnswer(answer: NewAnswer): Promise<SubmitResult> {
+    const { campaignId: campaign_id, itemId: item_id, annotatorId: annotator_id, idempotencyKey: idempotency_key } = answer;
     return this.#transaction(async (tx): Promise<SubmitResult> => {
       const assignment = await tx
         .selectFrom("assignments")
         .selectAll()
-        .where("campaign_id", "=", answer.campaignId)
-        .where("item_id", "=", answer.itemId)
-        .where("annotator_id", "=", answer.annotatorId)
+        .where((eb) => eb.and({ campaign_id, item_id, annotator_id }))
         .$if(this.#locks, (q) => q.forUpdate())
         .executeTakeFirst();
       const same = await tx
         .selectFrom("answers")
         .selectAll()
-        .where("annotator_id", "=", answer.annotatorId)
-        .where("item_id", "=", answer.itemId)
-        .where("idempotency_key", "=", answer.idempotencyKey)
+        .where((eb) => eb.and({ annotator_id, item_id, idempotency_key }))
         .executeTakeFirst();
       if (same && same.undone_at === null) return { status: "duplicate", answer: toAnswer(same) };
       if (!assignment || assignment.status === "skipped") return { status: "not_assigned" };
       if (assignment.status === "expired") return { status: "expired" };
       // The key of an answer that was undone is free again: the undone row keeps its history under a suffixed key.
-      if (same)
-        await tx
-          .updateTable("answers")
-          .set({ idempotency_key: sql<string>`idempotency_key || ':undone:' || id` })
-          .where("id", "=", same.id)
-          .execute();
+      const suffixed = sql<string>`idempotency_key || ':undone:' || id`;
+      if (same) await tx.updateTable("answers").set({ idempotency_key: suffixed }).where("id", "=", same.id).execute();
       if (assignment.status === "answered") return { status: "already_answered" };
-      const row = await tx
+      const row = {
+        campaign_id,
+        item_id,
+        annotator_id,
+        idempotency_key,
+        shown_order: assignment.shown_order,
+        data: JSON.stringify(answer.data),
+      };
+      const stored = await tx
         .insertInto("answers")
-        .values({
-          campaign_id: answer.campaignId,
-          item_id: answer.itemId,
-          annotator_id: answer.annotatorId,
-          idempotency_key: answer.idempotencyKey,
-          shown_order: assignment.shown_order,
-          data: JSON.stringify(answer.data),
-          created_at: Date.now(),
-        })
+        .values({ ...row, created_at: Date.now() })
         .returningAll()
         .executeTakeFirstOrThrow();
       await tx.updateTable("assignments").set({ status: "answered" }).where("id", "=", assignment.id).execute();
-      return { status: "stored", answer: toAnswer(row) };
+      return { status: "stored", answer: toAnswer(stored) };
     });
   }
 
   async undoLastAnswer(campaignId: number, annotatorId: number): Promise<AnswerRow | null> {
+    const mine = { campaign_id: campaignId, annotator_id: annotatorId };
     return this.#transaction(async (tx) => {
       if (this.#locks) await tx.selectFrom("campaigns").select("id").where("id", "=", campaignId).forUpdate().execute();
       const last = await tx
         .selectFrom("answers")
         .selectAll()
-        .where("campaign_id", "=", campaignId)
-        .where("annotator_id", "=", annotatorId)
-        .where("undone_at", "is", null)
+        .where((eb) => eb.and({ ...mine, undone_at: null }))
         .orderBy("id", "desc")
         .limit(1)
         .$if(this.#locks, (q) => q.forUpdate())
@@ -629,16 +542,12 @@ export class SqlStore implements Store {
         .where("id", "=", last.id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      const seq = sql<number>`(SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`;
+      const reopened = { status: "assigned", assigned_at: now, seq };
       await tx
         .updateTable("assignments")
-        .set({
-          status: "assigned",
-          assigned_at: now,
-          seq: sql<number>`(SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`,
-        })
-        .where("campaign_id", "=", campaignId)
-        .where("annotator_id", "=", annotatorId)
-        .where("item_id", "=", last.item_id)
+        .set(reopened)
+        .where((eb) => eb.and({ ...mine, item_id: last.item_id }))
         .execute();
       return toAnswer(row);
     });
@@ -657,17 +566,17 @@ export class SqlStore implements Store {
   }
 
   async assignments(campaignId: number): Promise<AssignmentRow[]> {
-    const rows = await this.db.selectFrom("assignments").selectAll().where("campaign_id", "=", campaignId).orderBy("id").execute();
-    return rows.map(toAssignment);
+    return (await this.db.selectFrom("assignments").selectAll().where("campaign_id", "=", campaignId).orderBy("id").execute()).map(
+      toAssignment,
+    );
   }
 
   async assignment(campaignId: number, itemId: number, annotatorId: number): Promise<AssignmentRow | null> {
+    const which = { campaign_id: campaignId, item_id: itemId, annotator_id: annotatorId };
     const row = await this.db
       .selectFrom("assignments")
       .selectAll()
-      .where("campaign_id", "=", campaignId)
-      .where("item_id", "=", itemId)
-      .where("annotator_id", "=", annotatorId)
+      .where((eb) => eb.and(which))
       .executeTakeFirst();
     return row ? toAssignment(row) : null;
   }
@@ -681,6 +590,16 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/** `ON CONFLICT (columns) DO NOTHING` (any constraint when none are named). */
+function doNothing<T extends keyof Tables>(...columns: (keyof Tables[T] & string)[]) {
+  return (oc: OnConflictBuilder<Tables, T>) => (columns.length > 0 ? oc.columns(columns) : oc).doNothing();
+}
+
+/** How many rows an UPDATE changed. */
+function updated(result: UpdateResult): number {
+  return Number(result.numUpdatedRows);
 }
 
 /** A records row to insert. */
