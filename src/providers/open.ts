@@ -1,12 +1,14 @@
 /**
  * Provider ids, as configs and the CLI spell them:
- * - `local:DIR` or `hf:Org/Name@rev`: a model loaded into this process;
+ * - `local:DIR` (or just `DIR`) or `hf:Org/Name@rev`: a model loaded into this process;
  * - `llama:DIR` (or `llama:hf:Org/Name`): the same directory run by llama.cpp (optional
  *   `node-llama-cpp`; converted to GGUF once), for generation and scoring without gradients;
  * - `openai:MODEL`: an OpenAI-compatible server (`OPENAI_BASE_URL`, `OPENAI_API_KEY`),
  *   so `openai:qwen2.5` with `OPENAI_BASE_URL=http://localhost:8000/v1` talks to vLLM;
  * - `anthropic:MODEL`: Anthropic (`ANTHROPIC_API_KEY`).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { loadModel } from "../models/io.js";
 import { AnthropicProvider } from "./anthropic.js";
 import type { ResponseCache } from "./http.js";
@@ -36,6 +38,16 @@ export async function openProvider(id: string, options: OpenProviderOptions = {}
     case "anthropic":
       return new AnthropicProvider({ model: rest, ...options });
     default:
-      throw new Error(`unknown provider id "${id}": use local:DIR, hf:Org/Name, llama:DIR, openai:MODEL or anthropic:MODEL`);
+      // A model directory given as a plain path (`--policy runs/sl-cai`) means local:DIR.
+      if (isModelDir(id)) return new LocalProvider(await loadModel(id), `local:${id}`);
+      throw new Error(
+        `unknown provider id "${id}": use a model directory, local:DIR, hf:Org/Name, llama:DIR, openai:MODEL or anthropic:MODEL` +
+          (existsSync(id) ? ` (${id} exists but has no config.json or adapter_config.json, so it is not a model directory)` : ""),
+      );
   }
+}
+
+/** A directory holding a Hugging Face model or a PEFT adapter. */
+export function isModelDir(path: string): boolean {
+  return existsSync(join(path, "config.json")) || existsSync(join(path, "adapter_config.json"));
 }

@@ -2,7 +2,7 @@
 import { initEngine } from "../engine/device.js";
 import { BatchingProvider } from "../providers/batching.js";
 import { LocalProvider } from "../providers/local.js";
-import { openProvider } from "../providers/open.js";
+import { isModelDir, openProvider } from "../providers/open.js";
 import type { Provider } from "../providers/provider.js";
 import { StoreCache } from "../providers/store-cache.js";
 import type { Store } from "../store/store.js";
@@ -15,7 +15,8 @@ export async function openProviders(
   options: { maxRetries?: number } = {},
 ): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
-  if (ids.some((id) => /^(local|hf):/.test(id))) await initEngine();
+  // A bare directory is a local model too (openProvider).
+  if (ids.some((id) => /^(local|hf):/.test(id) || isModelDir(id))) await initEngine();
   for (const id of ids) {
     if (providers.has(id)) continue;
     const provider = await openProvider(id, {
