@@ -79,15 +79,29 @@ export function valueHead(model: ModelParts, params: ParamTree, input: ForwardIn
  * real token (`lastIndex` [B] int32, consumed). Consumes `params` and the input.
  */
 export function scoreHead(model: ModelParts, params: ParamTree, input: ForwardInput, lastIndex: JaxArray): JaxArray {
-  const weight = (params.score as ParamTree | undefined)?.weight as JaxArray | undefined;
-  if (!weight) throw new Error("this model has no score head (score.weight); add one with addScoreHead");
-  const w = weight.ref;
+  if (!(params.score as ParamTree | undefined)?.weight) throw new Error(NO_SCORE_HEAD);
+  const view = treeRef(params);
   const { hidden } = hiddenStates(model, params, input);
+  const scores = scoreFromHidden(view, hidden, lastIndex);
+  disposeTree(view);
+  return scores;
+}
+
+const NO_SCORE_HEAD = "this model has no score head (score.weight); add one with addScoreHead";
+
+/** `scoreHead` after the forward pass: reads `params`, consumes the final hidden states [B, T, D] and `lastIndex` [B]. */
+export function scoreFromHidden(params: ParamTree, hidden: JaxArray, lastIndex: JaxArray): JaxArray {
+  const weight = (params.score as ParamTree | undefined)?.weight as JaxArray | undefined;
+  if (!weight) {
+    hidden.dispose();
+    lastIndex.dispose();
+    throw new Error(NO_SCORE_HEAD);
+  }
   const length = hidden.shape[1] as number;
   // Select the row's last real token with a one-hot mask (jit- and grad-friendly, unlike a gather).
   const pick = np.equal(np.arange(length).astype(np.int32).reshape([1, length]), lastIndex.reshape([-1, 1])).astype(hidden.dtype);
   const last = hidden.mul(np.expandDims(pick, -1)).sum(1);
-  return np.squeeze(np.matmul(last, np.transpose(w)), -1);
+  return np.squeeze(np.matmul(last, np.transpose(weight.ref)), -1);
 }
 
 /** Input for unpadded sequences [B, T] (training on packed text): every token real, positions 0..T−1. Consumes `ids`. */

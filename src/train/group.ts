@@ -12,16 +12,19 @@
  * (`epsilon_high`), `scale_rewards` group | batch | none and
  * `mask_truncated_completions`, and logs TRL's metrics.
  */
-import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
+import { type Array as JaxArray, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
-import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
+import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
+import { bucket } from "../models/batch.js";
 import { klEstimate, rlooAdvantages } from "./advantages.js";
 import type { GrpoConfig, RlooConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
+import { chooseStaged } from "./memory.js";
 import { type OnlineTrainerInputs, penalizeMissingEos, type RewardSource, scoreResponses } from "./ppo.js";
-import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
-import { headGradients } from "./sft.js";
+import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { headGradients, trainingEmbed } from "./sft.js";
+import { type Tail, trainingStep } from "./staged.js";
 
 type Kind = "grpo" | "rloo";
 
@@ -102,32 +105,38 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
     refLogprobs: JaxArray;
     advantages: JaxArray;
   };
-  const update = jit(
-    valueAndGrad(
-      (trainable: ParamTree, frozen: ParamTree, batch: Batch) => {
-        const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
-        const { logprobs, entropy, values } = scoreTokens(policy, params, batch, config.temperature, headGradients(core.baseTrains));
-        values?.dispose();
-        if (!needsReference) batch.refLogprobs.dispose();
-        const { loss, metrics } = grpoLoss({
-          logprobs,
-          oldLogprobs: batch.oldLogprobs,
-          ...(needsReference ? { refLogprobs: batch.refLogprobs } : {}),
-          advantages: batch.advantages,
-          mask: batch.mask,
-          entropy,
-          clipRange: config.epsilon,
-          clipRangeHigh: grpo?.epsilon_high ?? config.epsilon,
-          beta,
-          // RLOO keeps the per-sequence mean it has always had.
-          lossType: grpo?.loss_type ?? "grpo",
-          maxCompletionLength: config.response_length,
-        });
-        return [loss, metrics];
-      },
-      { hasAux: true },
-    ),
-  );
+  const tail: Tail<Batch> = (params, hidden, batch) => {
+    batch.positions.dispose();
+    batch.keyMask.dispose();
+    const gradients = headGradients(core.baseTrains);
+    const { logprobs, entropy, values } = scoreTokensFromHidden(policy, params, hidden, batch.ids, config.temperature, gradients);
+    values?.dispose();
+    if (!needsReference) batch.refLogprobs.dispose();
+    const { loss, metrics } = grpoLoss({
+      logprobs,
+      oldLogprobs: batch.oldLogprobs,
+      ...(needsReference ? { refLogprobs: batch.refLogprobs } : {}),
+      advantages: batch.advantages,
+      mask: batch.mask,
+      entropy,
+      clipRange: config.epsilon,
+      clipRangeHigh: grpo?.epsilon_high ?? config.epsilon,
+      beta,
+      // RLOO keeps the per-sequence mean it has always had.
+      lossType: grpo?.loss_type ?? "grpo",
+      maxCompletionLength: config.response_length,
+    });
+    return { loss, metrics };
+  };
+  const staged = chooseStaged(kind, policy, {
+    rows: promptsPerBatch * groupSize,
+    length: bucket(Math.max(...prompts.map((p) => p.length)) + config.response_length, 16),
+    trainableParams: countParams(core.trainable),
+    headTrains: core.baseTrains,
+    accumulation: 1,
+    lora: !core.baseTrains,
+  });
+  const update = trainingStep(policy, tail, { staged, embeddingTrains: core.baseTrains, embed: trainingEmbed(core.baseTrains) });
 
   const history: Record<string, number>[] = [];
   let tokensSeen = 0;

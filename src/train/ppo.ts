@@ -12,10 +12,11 @@
  * The value function is a head on the policy (`v_head`, TRL's
  * AutoModelForCausalLMWithValueHead layout), trained with weight `vf_coef`.
  */
-import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
+import { type Array as JaxArray, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
-import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
+import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
+import { bucket } from "../models/batch.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreSequences } from "../models/score.js";
 import { gae, ppoTokenRewards, whiten } from "./advantages.js";
@@ -23,8 +24,10 @@ import type { PpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
-import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
-import { headGradients } from "./sft.js";
+import { chooseStaged } from "./memory.js";
+import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { headGradients, trainingEmbed } from "./sft.js";
+import { type Tail, trainingStep } from "./staged.js";
 
 /** A sequence score for each response; prompts and responses are token ids, texts decoded when there is a tokenizer. */
 export type RewardFunction = (batch: {
@@ -127,41 +130,48 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume, o
     advantages: JaxArray;
     returns: JaxArray;
   };
-  const update = jit(
-    valueAndGrad(
-      (trainable: ParamTree, frozen: ParamTree, mb: MiniBatch) => {
-        const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
-        const { logprobs, entropy, values } = scoreTokens(policy, params, mb, config.temperature, headGradients(core.baseTrains));
-        const policyLoss = ppoPolicyLoss({
-          logprobs,
-          oldLogprobs: mb.oldLogprobs,
-          advantages: mb.advantages,
-          mask: mb.mask.ref,
-          clipRange: config.cliprange,
-        });
-        const valueLoss = ppoValueLoss({
-          values: values as JaxArray,
-          oldValues: mb.oldValues,
-          returns: mb.returns,
-          mask: mb.mask.ref,
-          clipRangeValue: config.cliprange_value,
-        });
-        const entropyAvg = entropy.mul(mb.mask.ref).sum().div(np.maximum(mb.mask.sum(), 1));
-        const loss = policyLoss.loss.ref.add(valueLoss.loss.ref.mul(config.vf_coef));
-        return [
-          loss,
-          {
-            ...policyLoss.metrics,
-            ...valueLoss.metrics,
-            "loss/policy_avg": policyLoss.loss,
-            "loss/value_avg": valueLoss.loss,
-            "policy/entropy_avg": entropyAvg,
-          },
-        ];
+  const tail: Tail<MiniBatch> = (params, hidden, mb) => {
+    mb.positions.dispose();
+    mb.keyMask.dispose();
+    const gradients = headGradients(core.baseTrains);
+    const { logprobs, entropy, values } = scoreTokensFromHidden(policy, params, hidden, mb.ids, config.temperature, gradients);
+    const policyLoss = ppoPolicyLoss({
+      logprobs,
+      oldLogprobs: mb.oldLogprobs,
+      advantages: mb.advantages,
+      mask: mb.mask.ref,
+      clipRange: config.cliprange,
+    });
+    const valueLoss = ppoValueLoss({
+      values: values as JaxArray,
+      oldValues: mb.oldValues,
+      returns: mb.returns,
+      mask: mb.mask.ref,
+      clipRangeValue: config.cliprange_value,
+    });
+    const entropyAvg = entropy.mul(mb.mask.ref).sum().div(np.maximum(mb.mask.sum(), 1));
+    const loss = policyLoss.loss.ref.add(valueLoss.loss.ref.mul(config.vf_coef));
+    return {
+      loss,
+      metrics: {
+        ...policyLoss.metrics,
+        ...valueLoss.metrics,
+        "loss/policy_avg": policyLoss.loss,
+        "loss/value_avg": valueLoss.loss,
+        "policy/entropy_avg": entropyAvg,
       },
-      { hasAux: true },
-    ),
-  );
+    };
+  };
+  const longestPrompt = Math.max(...prompts.map((p) => p.length));
+  const staged = chooseStaged("ppo", policy, {
+    rows: Math.ceil(batchSize / config.num_mini_batches),
+    length: bucket(longestPrompt + config.response_length, 16),
+    trainableParams: countParams(core.trainable),
+    headTrains: core.baseTrains,
+    accumulation: 1,
+    lora: !core.baseTrains,
+  });
+  const update = trainingStep(policy, tail, { staged, embeddingTrains: core.baseTrains, embed: trainingEmbed(core.baseTrains) });
 
   const history: Record<string, number>[] = [];
   let initialLength: number | null = (core.extra.initial_response_length as number | undefined) ?? null;

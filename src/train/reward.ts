@@ -7,13 +7,15 @@
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
-import { type ParamTree, treeRef } from "../engine/tree.js";
+import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
-import { batchInput, type CausalLM, scoreHead } from "../models/model.js";
+import { batchInput, type CausalLM, scoreFromHidden, scoreHead } from "../models/model.js";
 import type { RewardConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { bradleyTerryLoss } from "./losses.js";
+import { chooseStaged } from "./memory.js";
 import { examplesPerEpoch, trainingEmbed } from "./sft.js";
+import { rowInput, stagedStep, type Tail } from "./staged.js";
 import { plannedSteps, runSupervised } from "./supervised.js";
 
 /** A tokenized preference pair: full sequences (prompt + response) for the chosen and the rejected side. */
@@ -54,6 +56,18 @@ export function rewardLossFn(model: CausalLM, centerCoef: number | null, { baseT
     const pairs = batch.margin.shape[0] as number;
     const rewards = scoreHead(model, params, batchInput(batch, trainingEmbed(baseTrains)), batch.lastIndex);
     const [chosen, rejected] = np.split(rewards, [pairs], 0) as [JaxArray, JaxArray];
+    return bradleyTerryLoss({ chosen, rejected, margin: batch.margin, label: batch.label, centerCoef: centerCoef ?? 0 });
+  };
+}
+
+/** The reward loss after the forward pass (the tail of a block-by-block step, train/staged.ts). */
+function rewardTail(centerCoef: number | null): Tail<PairBatch> {
+  return (params, hidden, batch) => {
+    batch.ids.dispose();
+    batch.positions.dispose();
+    batch.keyMask.dispose();
+    const pairs = batch.margin.shape[0] as number;
+    const [chosen, rejected] = np.split(scoreFromHidden(params, hidden, batch.lastIndex), [pairs], 0) as [JaxArray, JaxArray];
     return bradleyTerryLoss({ chosen, rejected, margin: batch.margin, label: batch.label, centerCoef: centerCoef ?? 0 });
   };
 }
@@ -123,9 +137,18 @@ export async function trainRewardModel({
         return { accuracy: heldOutAccuracy };
       }
     : undefined;
+  const staged = chooseStaged("rm", model, {
+    rows: 2 * config.per_device_train_batch_size,
+    length: bucket(Math.max(...train.map((e) => Math.max(e.chosen.length, e.rejected.length))), 16),
+    trainableParams: countParams(core.trainable),
+    headTrains: core.baseTrains,
+    accumulation: config.gradient_accumulation_steps,
+    lora: !core.baseTrains,
+  });
   const history = await runSupervised({
     core,
     lossFn: rewardLossFn(model, config.center_rewards_coefficient, { baseTrains: core.baseTrains }),
+    ...(staged ? { stagedStep: stagedStep(model, rewardTail(config.center_rewards_coefficient), rowInput, core.baseTrains) } : {}),
     epochBatches: examplesPerEpoch(train, config.per_device_train_batch_size),
     toDevice: (examples: PairExample[]) => pairBatch(examples, model.padId),
     ...(evaluate ? { evaluate } : {}),

@@ -9,7 +9,7 @@
  */
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
-import { type ParamTree, treeRef } from "../engine/tree.js";
+import { disposeTree, type ParamTree, treeRef } from "../engine/tree.js";
 import { type HeadOptions, headLogProbs } from "../engine/vocab-head.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
 import { type Generation, generateTokens } from "../models/generate.js";
@@ -124,13 +124,33 @@ export function scoreTokens(
   /** What the log-probs carry gradients to (engine/vocab-head.ts): "none" for scoring, "weight" when the LM head trains. */
   gradients: HeadOptions["gradients"] = "weight",
 ): { logprobs: JaxArray; entropy: JaxArray; values: JaxArray | null } {
-  const [rows, width] = input.ids.shape as [number, number];
-  const targets = input.ids.ref.slice([], [1, width]).reshape([rows * (width - 1)]);
+  const view = treeRef(params);
+  const ids = input.ids.ref;
+  const { hidden } = hiddenStates(model, params, batchInput(input));
+  const out = scoreTokensFromHidden(model, view, hidden, ids, temperature, gradients);
+  disposeTree(view);
+  return out;
+}
+
+/**
+ * `scoreTokens` after the model's forward pass (the loss tail of a
+ * block-by-block step, train/staged.ts): reads `params` (adding references),
+ * consumes the final hidden states [B, T, D] and the ids [B, T].
+ */
+export function scoreTokensFromHidden(
+  model: ModelParts,
+  params: ParamTree,
+  hidden: JaxArray,
+  ids: JaxArray,
+  temperature: number,
+  gradients: HeadOptions["gradients"] = "weight",
+): { logprobs: JaxArray; entropy: JaxArray; values: JaxArray | null } {
+  const [rows, width] = ids.shape as [number, number];
+  const targets = ids.slice([], [1, width]).reshape([rows * (width - 1)]);
   const head = model.arch.lmHeadWeight(params, model.config);
   const valueHead = (params.v_head as ParamTree | undefined)?.summary as ParamTree | undefined;
   const vWeight = valueHead ? (valueHead.weight as JaxArray).ref : null;
   const vBias = valueHead ? (valueHead.bias as JaxArray).ref : null;
-  const { hidden } = hiddenStates(model, params, batchInput(input));
   const used = hidden.slice([], [0, width - 1]);
   const d = used.shape[2] as number;
   // In token chunks, with the head's gradients by hand: full logits at a real vocabulary do not fit.

@@ -183,6 +183,32 @@ export function rowInput(batch: RowBatch): InputArrays {
   return { ids: batch.ids.ref, positions: batch.positions.ref, keyMask: batch.keyMask.ref, querySlots: np.arange(width).astype(np.int32) };
 }
 
+/**
+ * The training step of a loss written as a tail after the model's forward
+ * pass: block by block when `staged` (train/memory.ts `chooseStaged` says
+ * whether a whole step fits), otherwise one jitted `valueAndGrad` over the
+ * whole model. Both take (trainable, frozen, batch) and give
+ * [[loss, metrics], gradients]; `embed` is how the whole step embeds tokens
+ * (train/sft.ts `trainingEmbed`).
+ */
+export function trainingStep<B extends RowBatch>(
+  model: ModelParts,
+  tail: Tail<B>,
+  { staged, embeddingTrains, embed }: { staged: boolean; embeddingTrains: boolean; embed: ForwardInput["embed"] },
+): StepFn<B> & { dispose(): void } {
+  if (staged) return stagedStep(model, tail, rowInput, embeddingTrains);
+  const loss = wholeLoss(model, tail, embed);
+  return jit(
+    valueAndGrad(
+      (trainable: ParamTree, frozen: ParamTree, batch: B) => {
+        const out = loss(merge(trainable, frozen), batch);
+        return [out.loss, out.metrics];
+      },
+      { hasAux: true },
+    ),
+  ) as unknown as StepFn<B> & { dispose(): void };
+}
+
 /** The same loss over the whole model at once (one jitted step): the forward pass, then the tail. */
 export function wholeLoss<B extends RowBatch>(model: ModelParts, tail: Tail<B>, embed: ForwardInput["embed"]) {
   return (params: ParamTree, batch: B): LossOutput => {
