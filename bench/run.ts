@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<void>> = {
   llama: async () => (await import("./llama.js")).runLlamaBench(),
   scale: async () => (await import("./scale.js")).runScaleBench(),
   trainers: async () => (await import("./trainers.js")).runTrainersBench(),
+  guard: async () => (await import("./guard.js")).runGuardBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
