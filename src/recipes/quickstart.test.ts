@@ -4,18 +4,24 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HUMAN_ASSISTANT_TEMPLATE } from "../models/chat-template.js";
+import { openStore } from "../store/store.js";
 import { quickstart } from "./quickstart.js";
 import { SANDBOX_BASE } from "./sandbox.js";
 
 const out = mkdtempSync(join(tmpdir(), "precept-quickstart-"));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+// The store is a parameter: here a file outside `out`, so nothing can fall back to <out>/precept.db unnoticed.
+const db = join(mkdtempSync(join(tmpdir(), "precept-quickstart-db-")), "store.db");
+afterAll(() => {
+  rmSync(out, { recursive: true, force: true });
+  rmSync(dirname(db), { recursive: true, force: true });
+});
 
 describe("precept quickstart --fast", () => {
   it("runs every stage offline, evaluates them with the gold judge and writes the report", async () => {
-    const summary = await quickstart({ out, fast: true, seed: 0 });
+    const summary = await quickstart({ out, fast: true, seed: 0, db, log: () => {} });
     expect(Object.keys(summary.stages)).toEqual(["base", "sl-cai", "rl-cai-ppo", "rl-cai-dpo", "ppo-kl0.001"]);
     expect(summary.timings.every((t) => t.status === "ran")).toBe(true);
     // The shipped base model is helpful-only: it leaks data and complies with harmful requests.
@@ -37,9 +43,15 @@ describe("precept quickstart --fast", () => {
     }
 
     // The rerun skips every stage; with --judge it adds win rates judged by a provider (here the base model itself).
-    const again = await quickstart({ out, fast: true, seed: 0, judge: `local:${SANDBOX_BASE}` });
+    const again = await quickstart({ out, fast: true, seed: 0, db, judge: `local:${SANDBOX_BASE}` });
     expect(again.timings.every((t) => t.status === "skipped")).toBe(true);
     expect(again.stages.base?.violationRate).toBe(summary.stages.base?.violationRate);
+    // Every pipeline's records went to the store given, none to <out>/precept.db.
+    expect(existsSync(join(out, "precept.db"))).toBe(false);
+    const store = await openStore(db);
+    const kinds = new Set((await store.runs()).flatMap((r) => Object.keys(r.records)));
+    await store.close();
+    expect([...kinds]).toEqual(expect.arrayContaining(["revision", "ai_label"]));
     for (const w of Object.values(again.winRates)) {
       expect(w.judge).not.toBeNull();
       expect(w.judge).toBeGreaterThanOrEqual(0);
