@@ -5,6 +5,8 @@
  * (see connect.ts).
  */
 import type { Generated } from "kysely";
+import type { AssignmentStatus } from "./annotation.js";
+import type { WorkStatus } from "./store.js";
 
 /** A JSON value, as text. */
 type JsonText = string;
@@ -15,7 +17,7 @@ export interface WorkItemsTable {
   key: string;
   kind: string;
   payload: JsonText | null;
-  status: Generated<string>;
+  status: Generated<WorkStatus>;
   claimed_by: string | null;
   claimed_host: string | null;
   claimed_pid: number | null;
@@ -48,7 +50,7 @@ export interface AssignmentsTable {
   item_id: number;
   annotator_id: number;
   shown_order: JsonText;
-  status: Generated<string>;
+  status: Generated<AssignmentStatus>;
   seq: number;
   assigned_at: number;
 }

@@ -142,7 +142,7 @@ export class SqlStore implements Store {
         .orderBy("id")
         .limit(limit)
         .$if(this.#locks, (q) => q.forUpdate().skipLocked());
-      const claimed = { status: "claimed", claimed_by: worker, claimed_host: host ?? null, claimed_pid: pid ?? null };
+      const claimed = { status: "claimed" as const, claimed_by: worker, claimed_host: host ?? null, claimed_pid: pid ?? null };
       const rows = await tx
         .updateTable("work_items")
         .set({ ...claimed, claim_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
@@ -165,7 +165,7 @@ export class SqlStore implements Store {
   }
 
   async expireClaims(runId: string, worker: string): Promise<number> {
-    const claims = { run_id: runId, status: "claimed", claimed_by: worker };
+    const claims = { run_id: runId, status: "claimed" as const, claimed_by: worker };
     return updated(
       await this.db
         .updateTable("work_items")
@@ -191,7 +191,7 @@ export class SqlStore implements Store {
 
   async release(id: number, worker: string, error?: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<boolean> {
     const max = Number.isFinite(maxAttempts) ? maxAttempts : 2 ** 31 - 1;
-    const status = sql<string>`CASE WHEN attempts >= ${max} THEN 'failed' ELSE 'pending' END`;
+    const status = sql<WorkStatus>`CASE WHEN attempts >= ${max} THEN 'failed' ELSE 'pending' END`;
     return updated(await this.#endClaim(id, worker, { status, error: error ?? null })) === 1;
   }
 
@@ -213,8 +213,7 @@ export class SqlStore implements Store {
   async counts(runId: string): Promise<Record<WorkStatus, number>> {
     const counts = emptyCounts();
     const byStatus = this.db.selectFrom("work_items").select(["status", (eb) => eb.fn.countAll().as("n")]);
-    for (const row of await byStatus.where("run_id", "=", runId).groupBy("status").execute())
-      counts[row.status as WorkStatus] = Number(row.n);
+    for (const row of await byStatus.where("run_id", "=", runId).groupBy("status").execute()) counts[row.status] = Number(row.n);
     return counts;
   }
 
@@ -423,7 +422,7 @@ export class SqlStore implements Store {
     return this.#transaction(async (tx) => {
       if (this.#locks) await tx.selectFrom("campaigns").select("id").where("id", "=", campaignId).forUpdate().execute();
       const now = Date.now();
-      const openOnes = { campaign_id: campaignId, status: "assigned" };
+      const openOnes = { campaign_id: campaignId, status: "assigned" as const };
       if (expireAfterMs !== undefined)
         await tx
           .updateTable("assignments")
@@ -471,7 +470,7 @@ export class SqlStore implements Store {
   }
 
   async skipAssignment(campaignId: number, annotatorId: number, itemId: number): Promise<boolean> {
-    const open = { campaign_id: campaignId, annotator_id: annotatorId, item_id: itemId, status: "assigned" };
+    const open = { campaign_id: campaignId, annotator_id: annotatorId, item_id: itemId, status: "assigned" as const };
     return (
       updated(
         await this.db
@@ -543,7 +542,7 @@ export class SqlStore implements Store {
         .returningAll()
         .executeTakeFirstOrThrow();
       const seq = sql<number>`(SELECT MAX(seq) + 1 FROM assignments WHERE campaign_id = ${campaignId} AND annotator_id = ${annotatorId})`;
-      const reopened = { status: "assigned", assigned_at: now, seq };
+      const reopened = { status: "assigned" as const, assigned_at: now, seq };
       await tx
         .updateTable("assignments")
         .set(reopened)
