@@ -12,19 +12,21 @@ export type Range = {
   max?: number;
   /** The minimum itself is not allowed (e.g. a lease must be > 0). */
   exclusiveMin?: boolean;
+  /** The maximum itself is not allowed (e.g. Adam's β must be < 1). */
+  exclusiveMax?: boolean;
 };
 
-function rangeText({ min, max, exclusiveMin }: Range): string {
+function rangeText({ min, max, exclusiveMin, exclusiveMax }: Range): string {
   const parts: string[] = [];
   if (min !== undefined) parts.push(`${exclusiveMin ? ">" : "≥"} ${min}`);
-  if (max !== undefined) parts.push(`≤ ${max}`);
+  if (max !== undefined) parts.push(`${exclusiveMax ? "<" : "≤"} ${max}`);
   return parts.join(" and ");
 }
 
 function check(n: number, raw: string, what: string, range: Range): number {
-  const { min, max, exclusiveMin } = range;
+  const { min, max, exclusiveMin, exclusiveMax } = range;
   const below = min !== undefined && (exclusiveMin ? n <= min : n < min);
-  const above = max !== undefined && n > max;
+  const above = max !== undefined && (exclusiveMax ? n >= max : n > max);
   if (below || above) throw new InvalidArgumentError(`expected ${what} ${rangeText(range)}, got ${raw}`);
   return n;
 }
@@ -59,3 +61,5 @@ export const count = intIn({ min: 0 });
 export const positiveInt = intIn({ min: 1 });
 /** Any whole number (seeds). */
 export const anyInt = intIn();
+/** TCP ports (0: any free port). */
+export const port = intIn({ min: 0, max: 65535 });

@@ -8,11 +8,18 @@ import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { intIn, numberIn, type Range } from "./numbers.js";
 
 type Def = { type: string; defaultValue?: unknown; innerType?: z.ZodType; entries?: Record<string, string> };
 
 /** Strips default/optional/nullable wrappers: the underlying kind, the default, whether null is allowed. */
-function describeField(field: z.ZodType): { kind: string; choices?: string[]; hasDefault: boolean; defaultValue: unknown } {
+function describeField(field: z.ZodType): {
+  kind: string;
+  choices?: string[];
+  hasDefault: boolean;
+  defaultValue: unknown;
+  number?: { int: boolean; range: Range };
+} {
   let current = field as z.ZodType & { def: Def };
   let hasDefault = false;
   let defaultValue: unknown;
@@ -27,16 +34,27 @@ function describeField(field: z.ZodType): { kind: string; choices?: string[]; ha
   }
   const kind = current.def.type;
   const choices = kind === "enum" ? Object.values(current.def.entries ?? {}) : undefined;
-  return { kind, ...(choices ? { choices } : {}), hasDefault, defaultValue };
+  const number = kind === "number" ? numberRange(current) : undefined;
+  return { kind, ...(choices ? { choices } : {}), hasDefault, defaultValue, ...(number ? { number } : {}) };
 }
 
-function parseValue(kind: string, raw: string, flag: string): unknown {
-  if (raw === "null") return null; // the schema decides whether null is allowed
-  if (kind === "number") {
-    const n = Number(raw);
-    if (!Number.isFinite(n)) throw new Error(`--${flag}: expected a number, got "${raw}"`);
-    return n;
+/** The range a zod number allows (its min/max/positive/lt checks), for numbers.ts's parsers. */
+function numberRange(schema: z.ZodType): { int: boolean; range: Range } {
+  const range: Range = {};
+  const checks = ((schema as unknown as { def: { checks?: { _zod: { def: Record<string, unknown> } }[] } }).def.checks ?? []).map(
+    (c) => c._zod.def,
+  );
+  for (const check of checks) {
+    if (check.check === "greater_than") Object.assign(range, { min: check.value, exclusiveMin: !check.inclusive });
+    if (check.check === "less_than") Object.assign(range, { max: check.value, exclusiveMax: !check.inclusive });
   }
+  return { int: (schema as unknown as { isInt?: boolean }).isInt === true, range };
+}
+
+function parseValue(kind: string, raw: string, flag: string, number?: { int: boolean; range: Range }): unknown {
+  if (raw === "null") return null; // the schema decides whether null is allowed
+  // Refused by commander naming the flag, before any work starts (numbers.ts).
+  if (kind === "number") return (number?.int ? intIn : numberIn)(number?.range ?? {})(raw);
   if (kind === "boolean") {
     if (raw !== "true" && raw !== "false") throw new Error(`--${flag}: expected true or false, got "${raw}"`);
     return raw === "true";
@@ -54,9 +72,9 @@ function parseValue(kind: string, raw: string, flag: string): unknown {
 /** Adds one `--key <value>` option per schema field (descriptions from `.describe()`). */
 export function addSchemaOptions(command: Command, schema: z.ZodObject): Command {
   for (const [key, field] of Object.entries(schema.shape)) {
-    const { kind, choices, hasDefault, defaultValue } = describeField(field as z.ZodType);
+    const { kind, choices, hasDefault, defaultValue, number } = describeField(field as z.ZodType);
     const description = (field as z.ZodType).description ?? "";
-    const option = new Option(`--${key} <value>`, description).argParser((raw: string) => parseValue(kind, raw, key));
+    const option = new Option(`--${key} <value>`, description).argParser((raw: string) => parseValue(kind, raw, key, number));
     if (choices) option.choices(choices);
     if (hasDefault) option.default(defaultValue, JSON.stringify(defaultValue));
     else if (!(field as z.ZodType).safeParse(undefined).success) option.description = `${description} (required)`.trim();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,7 +113,15 @@ describe("precept train", () => {
     expect(badConfig.code).toBe(1);
     expect(badConfig.err).toMatch(/bad.yaml: field "output_dir": .*field "learning_rate": Too small/);
     const badFlag = precept("train", "sft", "--max_steps", "many");
-    expect(badFlag.err).toMatch(/--max_steps: expected a number, got "many"/);
+    expect(badFlag.err).toMatch(/option '--max_steps <value>' argument 'many' is invalid. expected a whole number, got "many"/);
+    // Numeric flags are checked against the schema's range before any work starts (numbers.ts).
+    const outOfRange = precept("train", "dpo", "--adam_beta2", "1");
+    expect(outOfRange.code).toBe(1);
+    expect(outOfRange.err).toMatch(/'--adam_beta2 <value>' argument '1' is invalid. expected a number ≥ 0 and < 1, got 1/);
+    writeFileSync(join(tmp, "typo.yaml"), `learnin_rate: 0.1\nmodel_name_or_path: ${base}\n`);
+    const typo = precept("train", "sft", "--config", join(tmp, "typo.yaml"));
+    expect(typo.code).toBe(1);
+    expect(typo.err).toMatch(/typo.yaml: unknown option "learnin_rate" \(did you mean "learning_rate"\?\)/);
     writeFileSync(
       join(tmp, "dup.jsonl"),
       `${JSON.stringify({ prompt: "a", chosen: "x", rejected: "y" })}\n${JSON.stringify({ prompt: "a", chosen: "z", rejected: "z" })}\n`,
@@ -141,6 +149,30 @@ describe("precept train", () => {
       join(tmp, "g"),
     );
     expect(noReward.err).toMatch(/reward_model_path is required/);
+  });
+});
+
+describe("precept train: output_dir rules (HF overwrite_output_dir / resume)", () => {
+  it("refuses an output_dir that holds an earlier run or is the input model; --overwrite_output_dir starts over", () => {
+    const out = join(tmp, "reused");
+    mkdirSync(join(out, "checkpoint-9"), { recursive: true });
+    writeFileSync(join(out, "checkpoint-9", "trainer_state.json"), "{}");
+    writeFileSync(join(out, "metrics.jsonl"), `${JSON.stringify({ step: 9, loss: 1 })}\n`);
+    const args = ["train", "sft", "--model_name_or_path", base, "--train_file", join(tmp, "sft.jsonl"), "--progress", "false"];
+    const refused = precept(...args, "--output_dir", out, "--max_steps", "2");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/already holds an earlier run \(checkpoint-9, metrics.jsonl\): pass --resume latest/);
+    const over = precept(...args, "--output_dir", out, "--max_steps", "2", "--logging_steps", "1", "--overwrite_output_dir", "true");
+    expect(over.code).toBe(0);
+    expect(existsSync(join(out, "checkpoint-9"))).toBe(false);
+    const steps = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).step);
+    expect(steps).toEqual([1, 2]);
+    const inPlace = precept(...args, "--output_dir", base);
+    expect(inPlace.code).toBe(1);
+    expect(inPlace.err).toMatch(/is the model_name_or_path this run reads/);
   });
 });
 

@@ -7,6 +7,12 @@ import { z } from "zod";
 
 export const trainingConfigSchema = z.object({
   output_dir: z.string().min(1).describe("where checkpoints (checkpoint-<step>/), metrics.jsonl and the final model go"),
+  overwrite_output_dir: z
+    .boolean()
+    .default(false)
+    .describe(
+      "start over in an output_dir that holds an earlier run (its checkpoints and metrics are removed); without it that is an error unless --resume",
+    ),
   seed: z.number().int().default(42).describe("random seed (data order, initialisation, sampling)"),
   learning_rate: z.number().positive().default(5e-5).describe("peak learning rate of AdamW"),
   lr_scheduler_type: z.enum(["linear", "cosine", "constant"]).default("linear").describe("learning-rate schedule after warm-up"),

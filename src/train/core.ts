@@ -12,7 +12,7 @@
  * renamed when complete, so a process killed while saving leaves the
  * previous checkpoint intact and no half-written one under a final name.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { openTensors, saveTensors, writeJsonAtomic } from "../engine/checkpoint.js";
@@ -93,6 +93,7 @@ export class TrainerCore {
     });
     this.rng = new Rng(config.seed);
     mkdirSync(config.output_dir, { recursive: true });
+    removeCrashedSaves(config.output_dir);
     this.metricsPath = join(config.output_dir, "metrics.jsonl");
   }
 
@@ -273,6 +274,7 @@ export class TrainerCore {
     }
     this.rng.setState(state.rng);
     this.step = state.global_step;
+    keepMetricsThrough(this.metricsPath, state.global_step);
     this.data = state.data;
     this.extra = state.extra ?? {};
   }
@@ -292,6 +294,50 @@ export function listCheckpoints(dir: string): number[] {
     .map(Number)
     .filter((step) => existsSync(join(dir, `checkpoint-${step}`, "trainer_state.json")))
     .sort((a, b) => a - b);
+}
+
+/**
+ * Removes `checkpoint-<step>.tmp-<pid>` directories that a process killed
+ * mid-save left behind (its pid is gone, or is this process: one save at a time).
+ */
+export function removeCrashedSaves(dir: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = /^checkpoint-\d+\.tmp-(\d+)$/.exec(name)?.[1];
+    if (pid === undefined || (Number(pid) !== process.pid && processAlive(Number(pid)))) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * On resume from step N, metrics lines past N (logged by the interrupted run
+ * after its last checkpoint, or a line cut off by the kill) are dropped, so
+ * metrics.jsonl reads as one uninterrupted run.
+ */
+function keepMetricsThrough(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => {
+      try {
+        const logged = (JSON.parse(line) as { step?: unknown }).step;
+        return typeof logged === "number" && logged <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.map((line) => `${line}\n`).join(""));
 }
 
 /** `--resume latest` → the newest complete checkpoint in the output directory. */

@@ -79,6 +79,32 @@ export function examplesPerEpoch<E>(examples: E[], batchSize: number) {
   };
 }
 
+/** Whether an example has a token the loss counts (its first token is never predicted). */
+function hasTarget(example: LmExample): boolean {
+  return example.lossMask.some((m, t) => t > 0 && t < example.ids.length && m !== 0);
+}
+
+/**
+ * Examples with no token to learn from (an empty completion, or one truncated
+ * away behind a long prompt) are left out, with a note; when that is all of
+ * them, training would report loss 0 on 0 tokens, so it stops instead.
+ */
+function withTokensToLearn(train: LmExample[]): LmExample[] {
+  const kept = train.filter(hasTarget);
+  if (kept.length === 0) {
+    throw new Error(
+      `sft: none of the ${train.length} training example(s) has a token to learn from: every completion (or text) is empty, or was truncated away behind a prompt as long as max_length; check the data, raise max_length, or set completion_only_loss: false`,
+    );
+  }
+  if (kept.length < train.length) {
+    process.emitWarning(
+      `sft: ${train.length - kept.length} of ${train.length} example(s) have no token to learn from (empty, or truncated away at max_length) and are left out`,
+      "PreceptTrainingWarning",
+    );
+  }
+  return kept;
+}
+
 export async function trainSft({
   config,
   model,
@@ -93,7 +119,8 @@ export async function trainSft({
   resume?: string;
 }) {
   if (train.length === 0) throw new Error("sft: the training set is empty");
-  const batches = Math.ceil(train.length / config.per_device_train_batch_size);
+  const learnable = withTokensToLearn(train);
+  const batches = Math.ceil(learnable.length / config.per_device_train_batch_size);
   const core = new TrainerCore("sft", model, config, plannedSteps(config, batches));
   if (resume) await core.resume(resume);
   const lossFn = sftLossFn(model, { baseTrains: core.baseTrains });
@@ -103,7 +130,7 @@ export async function trainSft({
     : undefined;
   const staged = chooseStaged("sft", model, {
     rows: config.per_device_train_batch_size,
-    length: bucket(Math.max(...train.map((e) => e.ids.length)), 16),
+    length: bucket(Math.max(...learnable.map((e) => e.ids.length)), 16),
     trainableParams: countParams(core.trainable),
     headTrains: core.baseTrains,
     accumulation: config.gradient_accumulation_steps,
@@ -115,7 +142,7 @@ export async function trainSft({
     core,
     lossFn,
     ...(staged ? { stagedStep: staged } : {}),
-    epochBatches: examplesPerEpoch(train, config.per_device_train_batch_size),
+    epochBatches: examplesPerEpoch(learnable, config.per_device_train_batch_size),
     toDevice,
     ...(evaluate ? { evaluate } : {}),
   });
