@@ -33,6 +33,56 @@ function table(id, headers, rows) {
   );
 }
 
+/** A prompt as one short line: its text (messages joined), cut to `max` characters; the whole text is the cell's tooltip. */
+function promptCell(prompt, max = 140) {
+  const text = prompt.replace(/\s+/g, " ").trim();
+  if (text === "") return h("span", { class: "empty" }, "(empty)");
+  return h("span", { title: prompt }, text.length > max ? `${text.slice(0, max - 1)}…` : text);
+}
+
+/**
+ * Consensus per item, by prompt text; items nobody has answered yet say nothing, so they are hidden
+ * until asked for (a fresh campaign would otherwise list every item as "1 > 2").
+ */
+function itemsSection(items) {
+  const answered = items.filter((i) => i.answers > 0);
+  const unanswered = items.length - answered.length;
+  const holder = h("div", {});
+  const render = (all) =>
+    clear(holder).append(
+      table(
+        "items-table",
+        ["prompt", "answers", "all unacceptable", "ranking (Bradley–Terry)", "pairs (votes for each, neither)"],
+        (all ? items : answered).map((i) => ({
+          cells: [
+            promptCell(i.prompt),
+            i.answers,
+            i.unacceptable,
+            i.answers > 0 ? i.consensus.ranking.map((r) => r + 1).join(" > ") : "",
+            i.consensus.pairs
+              .map((p) => `${p.i + 1}:${p.j + 1} ${p.forI}-${p.forJ}${p.neither ? `, ${p.neither} neither` : ""}`)
+              .join("; "),
+          ],
+        })),
+      ),
+    );
+  render(false);
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", {}, "Consensus per item"),
+    unanswered > 0
+      ? h(
+          "label",
+          { class: "muted" },
+          h("input", { type: "checkbox", id: "show-unanswered", onchange: (event) => render(event.target.checked) }),
+          ` show the ${unanswered} item(s) nobody has answered yet`,
+        )
+      : null,
+    holder,
+  );
+}
+
 async function download(campaign, kind) {
   // A plain link cannot carry the bearer token, so fetch it and hand the browser a blob.
   const response = await fetch(`/api/admin/campaigns/${campaign.id}/export?kind=${kind}`, {
@@ -144,24 +194,7 @@ export async function renderAdmin(main) {
           Object.entries(report.flags).map(([flag, n]) => ({ cells: [flag, n] })),
         ),
       ),
-      h(
-        "section",
-        { class: "card" },
-        h("h2", {}, "Consensus per item"),
-        table(
-          "items-table",
-          ["item", "answers", "unacceptable", "ranking (Bradley–Terry)", "pairs (votes)"],
-          report.items.map((i) => ({
-            cells: [
-              i.key,
-              i.answers,
-              i.unacceptable,
-              i.consensus.ranking.map((r) => r + 1).join(" > "),
-              i.consensus.pairs.map((p) => `${p.i + 1}:${p.j + 1} ${p.forI}-${p.forJ}`).join(", "),
-            ],
-          })),
-        ),
-      ),
+      itemsSection(report.items),
     );
   }
   await show(campaigns[0].id);

@@ -45,8 +45,14 @@ export function inertText(value) {
 }
 
 /** A TRL field (string, or list of {role, content}) as readable blocks. */
+/** Shown in place of a text that is empty or only whitespace, so a blank response is seen as one, not as a layout gap. */
+const EMPTY = "(empty)";
+
 export function textBlock(value, className = "text") {
-  if (typeof value === "string") return h("div", { class: className, dir: "auto" }, inertText(value));
+  if (typeof value === "string") {
+    if (value.trim() === "") return h("div", { class: `${className} empty`, dir: "auto" }, EMPTY);
+    return h("div", { class: className, dir: "auto" }, inertText(value));
+  }
   return h(
     "div",
     { class: `${className} messages` },
@@ -55,7 +61,9 @@ export function textBlock(value, className = "text") {
         "div",
         { class: `message role-${String(m.role).replace(/[^a-z]/g, "")}` },
         h("span", { class: "role" }, inertText(m.role)),
-        h("div", { class: "content", dir: "auto" }, inertText(m.content)),
+        String(m.content).trim() === ""
+          ? h("div", { class: "content empty", dir: "auto" }, EMPTY)
+          : h("div", { class: "content", dir: "auto" }, inertText(m.content)),
       ),
     ),
   );

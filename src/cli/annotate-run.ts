@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { serve as listen } from "@hono/node-server";
 import { writeJsonl } from "../data/dataset.js";
 import { type Campaign, createCampaign as create, findCampaign } from "../feedback/campaign.js";
-import { consensusRows, rawRows } from "../feedback/export.js";
+import type { UnacceptablePolicy } from "../feedback/consensus.js";
+import { consensusExport, rawRows } from "../feedback/export.js";
 import { campaignReport } from "../feedback/report.js";
 import { itemsFromComparisons, itemsFromJsonl } from "../feedback/sources.js";
 import { addAnnotator, newToken, revokeAnnotator, rotateToken } from "../feedback/users.js";
@@ -103,6 +104,30 @@ export async function revoke(name: string): Promise<void> {
   });
 }
 
+/** A run's comparisons as items; a run that is not there, or holds no comparisons, is an error that says which runs are. */
+async function itemsOfRun(store: Store, runId: string) {
+  const runs = await store.runs();
+  const run = runs.find((r) => r.id === runId);
+  const db = process.env.PRECEPT_DB ?? "precept.db";
+  const where = /^postgres(ql)?:/.test(db) ? "the PostgreSQL store (--db)" : db; // a URL may hold a password
+  if (!run) {
+    const labelled = runs.filter((r) => (r.records.comparison ?? 0) > 0).map((r) => r.id);
+    throw new Error(
+      `--from-run ${runId}: no such run in ${where}. ` +
+        (labelled.length > 0 ? `Runs with comparisons: ${labelled.slice(0, 10).join(", ")}${labelled.length > 10 ? ", …" : ""}. ` : "") +
+        "`precept store runs` lists every run (add --db FILE for another store)",
+    );
+  }
+  if (!run.records.comparison) {
+    const held = Object.entries(run.records).map(([kind, n]) => `${n} ${kind}`);
+    throw new Error(
+      `--from-run ${runId}: the run has no comparison records (it holds ${held.join(", ") || "no records"}); ` +
+        "campaigns are made from a `precept cai label` run (or use --from-jsonl FILE)",
+    );
+  }
+  return itemsFromComparisons(await store.records(runId, "comparison"));
+}
+
 export async function createCampaign(options: {
   fromRun?: string;
   fromJsonl?: string;
@@ -118,9 +143,7 @@ export async function createCampaign(options: {
   if (!options.fromRun === !options.fromJsonl) throw new Error("give exactly one of --from-run RUN and --from-jsonl FILE");
   const guidelines = options.guidelines ? readFileSync(options.guidelines, "utf8") : "";
   await withStore(async (store) => {
-    const items = options.fromRun
-      ? itemsFromComparisons(await store.records(options.fromRun, "comparison"))
-      : await itemsFromJsonl(options.fromJsonl as string);
+    const items = options.fromRun ? await itemsOfRun(store, options.fromRun) : await itemsFromJsonl(options.fromJsonl as string);
     if (items.length === 0)
       throw new Error(`${options.fromRun ? `run ${options.fromRun}` : options.fromJsonl}: no prompt with two or more different responses`);
     const campaign = await create(
@@ -150,18 +173,24 @@ export async function createCampaign(options: {
 
 export async function exportCampaign(
   nameOrId: string,
-  options: { consensus: boolean; raw: boolean; out: string; marginScale: number },
+  options: { consensus: boolean; raw: boolean; out: string; marginScale: number; unacceptable?: UnacceptablePolicy },
 ): Promise<void> {
   if (options.consensus === options.raw) throw new Error("give exactly one of --consensus and --raw");
   await withStore(async (store) => {
     const campaign = await campaignNamed(store, nameOrId);
-    const rows = options.consensus
-      ? await consensusRows(store, campaign, { marginScale: options.marginScale })
-      : await rawRows(store, campaign);
+    const unacceptable = options.unacceptable ?? "vote";
+    const { rows, heldBack } = options.consensus
+      ? await consensusExport(store, campaign, { marginScale: options.marginScale, unacceptable })
+      : { rows: await rawRows(store, campaign), heldBack: 0 };
     writeJsonl(options.out, rows);
     console.log(
       `wrote ${rows.length} ${options.consensus ? "consensus preference" : "answer"} row(s) of ${campaign.name} to ${options.out}`,
     );
+    if (heldBack > 0)
+      console.log(
+        `  ${heldBack} pair(s) left out: "all unacceptable" answers outvote or tie their winner (--unacceptable ${unacceptable}); ` +
+          "rows that still have such answers carry unacceptable_votes. Look at those items before training on them, or use --unacceptable ignore",
+      );
   });
 }
 

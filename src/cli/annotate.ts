@@ -89,6 +89,14 @@ A typical session (the store is --db, default precept.db):
     .option("--consensus", "one {prompt, chosen, rejected, margin} row per decided pair; margin = agreement strength", false)
     .option("--raw", "every live answer: annotator, shown order, ranking, flags, reason", false)
     .option("--margin-scale <x>", "multiply consensus margins by this (0: no margin)", numberIn({ min: 0 }), 1)
+    .addOption(
+      new Option(
+        "--unacceptable <policy>",
+        '"all unacceptable" answers: vote (a vote for neither response: a pair needs more votes than that), veto (any one leaves the item out), ignore',
+      )
+        .choices(["vote", "veto", "ignore"])
+        .default("vote"),
+    )
     .requiredOption("--out <file>", "JSONL file to write")
     .action(async (campaign: string, options) => (await import("./annotate-run.js")).exportCampaign(campaign, options));
 

@@ -20,6 +20,7 @@ import { addAnnotateCommands } from "./annotate.js";
 import { addCaiCommands } from "./cai-commands.js";
 import { addDataCommands } from "./data.js";
 import { addEvalCommands } from "./eval.js";
+import { addGenerateCommand } from "./generate.js";
 import { addGuardCommands } from "./guard.js";
 import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
 import { givenStoreLocation, storeLocation } from "./store-location.js";
@@ -221,7 +222,7 @@ export function buildProgram(): Command {
     });
   store
     .command("runs")
-    .description("list the runs in the store, with their record counts by kind")
+    .description("list the runs in the store: id, kind, when it was created and its record counts by kind")
     .option("--json", "print the list as JSON", false)
     .action(async (options: { json: boolean }, command: Command) => {
       const { openStore } = await import("../store/store.js");
@@ -230,11 +231,14 @@ export function buildProgram(): Command {
         const runs = await db.runs();
         if (options.json) console.log(JSON.stringify(runs, null, 2));
         else if (runs.length === 0) console.log("no runs in this store");
-        else
+        else {
+          console.log("run\tkind\tcreated (UTC)\trecords");
           for (const r of runs) {
             const counts = Object.entries(r.records).map(([k, n]) => `${n} ${k}`);
-            console.log(`${r.id}\t${r.kind ?? "-"}\t${counts.join(", ") || "no records"}`);
+            const created = r.createdAt === null ? "-" : new Date(r.createdAt).toISOString().slice(0, 19).replace("T", " ");
+            console.log(`${r.id}\t${r.kind ?? "-"}\t${created}\t${counts.join(", ") || "no records"}`);
           }
+        }
       } finally {
         await db.close();
       }
@@ -306,6 +310,7 @@ export function buildProgram(): Command {
   addAnnotateCommands(program);
   addWorldCommands(program);
   addEvalCommands(program);
+  addGenerateCommand(program);
   addGuardCommands(program);
 
   return program;

@@ -3,8 +3,12 @@
  * pair of responses prefer the same response as the human consensus, per
  * constitution principle. Two record shapes are read:
  * - the AI-feedback pipeline's (`precept cai label`): key
- *   `<item>/<i>-<j>/<n>`, data `{p}` = P(response i is better), the responses
- *   being the `generation` records `<item>/s<i>` and `<item>/s<j>`;
+ *   `<item>/<i>-<j>/<n>`, data `{p}` = P(response i is better), responses i
+ *   and j being the i-th and j-th of the item's `generation` records in the
+ *   order the pipeline made them (sampled `s0, s1, …`, then a contrast model's
+ *   `c0`: the quickstart's second response), whatever they are named; the
+ *   pair's `comparison` record `<item>/<i>-<j>`, when stored, must hold the
+ *   same two texts, so a label is never matched to responses it did not judge;
  * - TRL rows `{prompt, chosen, rejected, label?}` (e.g. imported with
  *   `precept store import`): P(chosen is better) = `label`, or 1.
  * A label is matched to a campaign item through a scope (the prompt record's
@@ -34,10 +38,33 @@ const trlData = z.object({
 });
 const generationData = z.object({ completion: textOrMessagesSchema });
 
+/** Sampled responses first (`s0`, `s1`, …), then any other (a contrast model's `c0`), each group by its number: the pipeline's order. */
+function responseOrder(a: string, b: string): number {
+  const rank = (name: string) => [name.startsWith("s") ? 0 : 1, Number(name.replace(/^\D+/, "")) || 0, name] as const;
+  const [x, y] = [rank(a), rank(b)];
+  return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
+}
+
+/** Each item's responses (run + item key → its generation records, in the pipeline's order). */
+function responsesByItem(records: readonly StoredRecord[]): Map<string, StoredRecord[]> {
+  const named = new Map<string, { name: string; record: StoredRecord }[]>();
+  for (const r of records) {
+    if (r.kind !== "generation") continue;
+    const cut = r.key.lastIndexOf("/");
+    if (cut < 0) continue;
+    const item = `${r.runId}\u0000${r.key.slice(0, cut)}`;
+    named.set(item, [...(named.get(item) ?? []), { name: r.key.slice(cut + 1), record: r }]);
+  }
+  return new Map([...named].map(([item, list]) => [item, list.sort((x, y) => responseOrder(x.name, y.name)).map((x) => x.record)]));
+}
+
+const sameTexts = (x: string[], y: string[]) => [...x].sort().join("\u0000") === [...y].sort().join("\u0000");
+
 /** Every `ai_label` record of `records` whose pair can be read; the rest are left out. */
 export function aiJudgements(records: readonly StoredRecord[]): AiJudgement[] {
-  const generations = new Map<string, StoredRecord>();
-  for (const r of records) if (r.kind === "generation") generations.set(`${r.runId}\u0000${r.key}`, r);
+  const responses = responsesByItem(records);
+  const comparisons = new Map<string, StoredRecord>();
+  for (const r of records) if (r.kind === "comparison") comparisons.set(`${r.runId}\u0000${r.key}`, r);
   const out: AiJudgement[] = [];
   for (const r of records) {
     if (r.kind !== "ai_label") continue;
@@ -52,19 +79,18 @@ export function aiJudgements(records: readonly StoredRecord[]): AiJudgement[] {
     const match = pipelineKey.exec(r.key);
     const data = pipelineData.safeParse(r.data);
     if (!match || !data.success) continue;
-    const [, item, i, j] = match;
-    const gi = generations.get(`${r.runId}\u0000${item}/s${i}`);
-    const gj = generations.get(`${r.runId}\u0000${item}/s${j}`);
+    const [, item, i, j] = match as unknown as [string, string, string, string];
+    const ofItem = responses.get(`${r.runId}\u0000${item}`) ?? [];
+    const gi = ofItem[Number(i)];
+    const gj = ofItem[Number(j)];
     const ti = generationData.safeParse(gi?.data);
     const tj = generationData.safeParse(gj?.data);
     if (!gi || !ti.success || !tj.success) continue;
-    out.push({
-      scopes: gi.parentId !== null ? [recordScope(gi.parentId)] : [],
-      a: plainText(ti.data.completion),
-      b: plainText(tj.data.completion),
-      pA: data.data.p,
-      principle,
-    });
+    const a = plainText(ti.data.completion);
+    const b = plainText(tj.data.completion);
+    const pair = trlData.safeParse(comparisons.get(`${r.runId}\u0000${item}/${i}-${j}`)?.data);
+    if (pair.success && !sameTexts([a, b], [plainText(pair.data.chosen), plainText(pair.data.rejected)])) continue;
+    out.push({ scopes: gi.parentId !== null ? [recordScope(gi.parentId)] : [], a, b, pA: data.data.p, principle });
   }
   return out;
 }

@@ -16,9 +16,31 @@ describe("pairwise preferences from answers", () => {
       { annotator: "c", ranking: [1] },
     ];
     const [tally] = tallyPairs(2, votes);
-    expect(tally).toEqual({ i: 0, j: 1, forI: 2, forJ: 1 });
+    expect(tally).toEqual({ i: 0, j: 1, forI: 2, forJ: 1, neither: 0, unacceptable: 0 });
     expect(pairMajority(tally as never)).toMatchObject({ winner: 0, strength: 1 / 3 });
     expect(pairMajority({ i: 0, j: 1, forI: 1, forJ: 1 })).toMatchObject({ winner: null, strength: 0 });
+  });
+
+  it("counts 'all unacceptable' as a vote for neither response, or as a veto, or not at all", () => {
+    // The case: one annotator picks response 0, another marks the item all unacceptable.
+    const split = [
+      { annotator: "a", ranking: [0] },
+      { annotator: "b", ranking: [], unacceptable: true },
+    ];
+    const [tally] = tallyPairs(2, split) as [never];
+    expect(tally).toMatchObject({ forI: 1, forJ: 0, neither: 1, unacceptable: 1 });
+    expect(pairMajority(tally)).toMatchObject({ winner: null, strength: 0 }); // 1 for, 1 for neither: a tie
+    expect(pairMajority(tally, "veto")).toMatchObject({ winner: null });
+    expect(pairMajority(tally, "ignore")).toMatchObject({ winner: 0, strength: 1 }); // the old behaviour
+    // Two for response 0 outvote one "neither": decided, strength (2 − 0) / 3; a veto still holds it back.
+    const [more] = tallyPairs(2, [...split, { annotator: "c", ranking: [0] }]) as [never];
+    expect(pairMajority(more)).toMatchObject({ winner: 0, strength: 2 / 3 });
+    expect(pairMajority(more, "veto")).toMatchObject({ winner: null, strength: 0 });
+    // An "all unacceptable" answer that still ranks says which it prefers: a vote for it, not for neither.
+    const [ranked] = tallyPairs(2, [{ annotator: "a", ranking: [1, 0], unacceptable: true }]) as [never];
+    expect(ranked).toMatchObject({ forI: 0, forJ: 1, neither: 0, unacceptable: 1 });
+    expect(itemConsensus(2, split).pairs[0]).toMatchObject({ winner: null });
+    expect(itemConsensus(2, split, { unacceptable: "ignore" }).pairs[0]).toMatchObject({ winner: 0 });
   });
 });
 

@@ -2,16 +2,27 @@
  * From annotators' answers on one item (2..N responses) to a consensus:
  * every answer becomes pairwise preferences (a ranked response beats every
  * response ranked below it and every unranked one; a "pick one" answer is a
- * ranking of length 1; "all unacceptable" says nothing about order), each pair
- * gets a majority with a strength, and the item's responses get
- * Bradley–Terry scores over all answers. Pure functions, no I/O.
+ * ranking of length 1), each pair gets a majority with a strength, and the
+ * item's responses get Bradley–Terry scores over all answers. An "all
+ * unacceptable" answer that ranks nothing is a vote for neither response
+ * (see `UnacceptablePolicy`). Pure functions, no I/O.
  */
 
-/** One annotator's answer: response indices, best first. */
-export type Vote = { annotator: string; ranking: readonly number[] };
+/** One annotator's answer: response indices, best first; `unacceptable`: they marked every response unacceptable. */
+export type Vote = { annotator: string; ranking: readonly number[]; unacceptable?: boolean };
 
-/** Votes on the pair (i, j), i < j. */
-export type PairTally = { i: number; j: number; forI: number; forJ: number };
+/**
+ * What "all unacceptable" answers do to a pair's majority:
+ * - "vote" (default): each is a vote for neither response; a pair is decided only when its winner has more
+ *   votes than the loser and than "neither", and they count in the strength's denominator;
+ * - "veto": any one leaves every pair of the item undecided;
+ * - "ignore": they are left out (only the order people gave counts).
+ */
+export type UnacceptablePolicy = "vote" | "veto" | "ignore";
+export const UNACCEPTABLE_POLICIES: readonly UnacceptablePolicy[] = ["vote", "veto", "ignore"];
+
+/** Votes on the pair (i, j), i < j; `neither`: "all unacceptable" answers that prefer neither; `unacceptable`: all such answers on the item. */
+export type PairTally = { i: number; j: number; forI: number; forJ: number; neither?: number; unacceptable?: number };
 
 /** A pair's majority: the winning response (null on a tie or no votes) and the strength (winner − loser) / votes, in [0, 1]. */
 export type PairConsensus = PairTally & { winner: number | null; strength: number };
@@ -45,19 +56,24 @@ export function tallyPairs(n: number, votes: readonly Vote[]): PairTally[] {
   return pairsOf(n).map(([i, j]) => {
     let forI = 0;
     let forJ = 0;
+    let neither = 0;
     for (const vote of votes) {
       const p = preferred(vote.ranking, i, j);
       if (p === i) forI++;
       else if (p === j) forJ++;
+      else if (vote.unacceptable) neither++;
     }
-    return { i, j, forI, forJ };
+    return { i, j, forI, forJ, neither, unacceptable: votes.filter((v) => v.unacceptable).length };
   });
 }
 
-export function pairMajority(t: PairTally): PairConsensus {
-  const total = t.forI + t.forJ;
-  const winner = t.forI > t.forJ ? t.i : t.forJ > t.forI ? t.j : null;
-  return { ...t, winner, strength: total === 0 ? 0 : Math.abs(t.forI - t.forJ) / total };
+export function pairMajority(t: PairTally, policy: UnacceptablePolicy = "vote"): PairConsensus {
+  const neither = policy === "vote" ? (t.neither ?? 0) : 0;
+  const total = t.forI + t.forJ + neither;
+  const top = Math.max(t.forI, t.forJ);
+  const undecided = (policy === "veto" && (t.unacceptable ?? 0) > 0) || top <= neither;
+  const winner = undecided ? null : t.forI > t.forJ ? t.i : t.forJ > t.forI ? t.j : null;
+  return { ...t, winner, strength: total === 0 || undecided ? 0 : Math.abs(t.forI - t.forJ) / total };
 }
 
 /**
@@ -104,14 +120,18 @@ export function bradleyTerry(
 }
 
 /** The consensus on one item of `n` responses from everyone's votes. */
-export function itemConsensus(n: number, votes: readonly Vote[], options: { prior?: number } = {}): ItemConsensus {
+export function itemConsensus(
+  n: number,
+  votes: readonly Vote[],
+  options: { prior?: number; unacceptable?: UnacceptablePolicy } = {},
+): ItemConsensus {
   const tallies = tallyPairs(n, votes);
-  const scores = bradleyTerry(n, tallies, options);
+  const scores = bradleyTerry(n, tallies, options.prior === undefined ? {} : { prior: options.prior });
   const ranking = scores
     .map((s, i) => ({ s, i }))
     .sort((a, b) => b.s - a.s || a.i - b.i)
     .map((x) => x.i);
-  return { scores, ranking, pairs: tallies.map(pairMajority) };
+  return { scores, ranking, pairs: tallies.map((t) => pairMajority(t, options.unacceptable)) };
 }
 
 export type ConsensusAgreement = { annotator: string; agree: number; n: number; rate: number | null };

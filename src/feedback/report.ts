@@ -38,6 +38,8 @@ export type CampaignReport = {
   items: {
     id: number;
     key: string;
+    /** The prompt as plain text (messages joined), what the dashboard shows. */
+    prompt: string;
     answers: number;
     unacceptable: number;
     flags: Record<string, number>;
@@ -63,7 +65,10 @@ export async function campaignReport(store: Store, campaign: Campaign, options: 
   for (const a of answers) answersOf.set(a.itemId, [...(answersOf.get(a.itemId) ?? []), a]);
   const items: Loaded[] = rows.map((r) => ({ id: r.id, key: r.key, item: itemOf(r), answers: answersOf.get(r.id) ?? [] }));
   const votesOf = (l: Loaded): Vote[] =>
-    l.answers.map((a) => ({ annotator: name(a.annotatorId), ranking: (a.data as AnswerData).ranking }));
+    l.answers.map((a) => {
+      const data = a.data as AnswerData;
+      return { annotator: name(a.annotatorId), ranking: data.ranking, unacceptable: data.unacceptable };
+    });
 
   // Agreement units: one per (item, pair of responses); a value is the preferred response.
   const coders = [...new Set(answers.map((a) => name(a.annotatorId)))].sort();
@@ -97,6 +102,7 @@ export async function campaignReport(store: Store, campaign: Campaign, options: 
     return {
       id: l.id,
       key: l.key,
+      prompt: plainText(l.item.prompt),
       answers: l.answers.length,
       unacceptable: l.answers.filter((a) => (a.data as AnswerData).unacceptable).length,
       flags: itemFlags,
@@ -156,7 +162,7 @@ async function aiLabelsFor(store: Store, campaign: Campaign): Promise<AiJudgemen
     campaign.settings.aiRuns.length > 0 ? campaign.settings.aiRuns : campaign.settings.sourceRun ? [campaign.settings.sourceRun] : [];
   const out: AiJudgement[] = [];
   for (const run of runs) {
-    const records = [...(await store.records(run, "ai_label")), ...(await store.records(run, "generation"))];
+    const records = (await Promise.all((["ai_label", "generation", "comparison"] as const).map((kind) => store.records(run, kind)))).flat();
     out.push(...aiJudgements(records));
   }
   return out;
