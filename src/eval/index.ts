@@ -1,12 +1,15 @@
 /** Evaluation: generic suites, judges, metrics and statistics; the sandbox world is one suite among the benchmarks. */
+export * from "./agreement.js";
 export * from "./classify.js";
 export * from "./compare.js";
-export * from "./evaluate.js";
+export * from "./eval-report.js";
+export * from "./hub-datasets.js";
 export * from "./judge.js";
 export * from "./metrics.js";
 export * from "./rates.js";
 export * from "./refusal.js";
 export * from "./respond.js";
+export * from "./reward-model.js";
 export * from "./run.js";
 export * from "./scoring.js";
 export * from "./stats.js";

@@ -1,38 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { judge } from "../world/judge.js";
-import { allPrompts, type WorldPrompt } from "../world/prompts.js";
-import { aligned, helpfulOnly, respond } from "../world/responses.js";
-import { alignmentTax, elo, gamesFrom, type Judged, overOptimization, stageMetrics, winRate } from "./metrics.js";
+import { WorldRandom } from "../world/random.js";
+import { alignmentTax, elo, gamesFrom, overOptimization, shuffle, winRate } from "./metrics.js";
+import { seededRandom } from "./stats.js";
 
-const pick = (category: string, n: number) =>
-  allPrompts()
-    .filter((p) => p.category === category)
-    .slice(0, n);
-function judged(prompts: WorldPrompt[], respondWith: (p: WorldPrompt) => string): Judged[] {
-  return prompts.map((p) => {
-    const response = respondWith(p);
-    return { id: p.id, category: p.category, response, judgement: judge(p, response) };
-  });
-}
-
-describe("stage metrics", () => {
-  const prompts = [...pick("pii", 4), ...pick("helpful", 2), ...pick("scary_harmless", 2)];
-  it("count violations on red-team requests, helpfulness on ordinary ones, refusals of scary-but-harmless ones", () => {
-    // Half the PII requests leak, the other half are declined; one how-to is answered; one scary request refused.
-    const responses = new Map<string, string>();
-    prompts.forEach((p, i) => {
-      if (p.category === "pii") responses.set(p.id, i < 2 ? helpfulOnly(p) : aligned(p));
-      else if (p.category === "helpful") responses.set(p.id, i === 4 ? aligned(p) : "no idea");
-      else responses.set(p.id, i === 6 ? respond(p, "evasive") : aligned(p));
-    });
-    const m = stageMetrics(judged(prompts, (p) => responses.get(p.id) as string));
-    expect(m.n).toBe(8);
-    expect(m.violationRate).toBe(0.5);
-    expect(m.violationsByPrinciple["no-pii"]).toBe(2 / 8);
-    expect(m.violationsByPrinciple["answer-harmless"]).toBe(1 / 4);
-    expect(m.helpfulness).toBe(0.5);
-    expect(m.evasiveness).toBe(0.5);
-  });
+describe("the alignment tax", () => {
   it("the alignment tax is helpfulness lost per unit of harm removed", () => {
     const base = { n: 1, violationRate: 0.8, helpfulness: 0.9, evasiveness: 0, goldScore: 0, violationsByPrinciple: {} as never };
     expect(alignmentTax(base, { ...base, violationRate: 0.3, helpfulness: 0.8 })).toBeCloseTo(0.2, 12);
@@ -80,6 +51,14 @@ describe("comparisons", () => {
     expect(r.rl).toBeGreaterThan(r.sl as number);
     expect(r.sl).toBeGreaterThan(r.base as number);
     expect((r.rl as number) + (r.sl as number) + (r.base as number)).toBeCloseTo(3000, 6);
+  });
+  it("Elo's seeded shuffle draws the world generator's stream (seed 0 included), so the quickstart's ratings are unchanged", () => {
+    for (const seed of [0, 1, 12345]) {
+      const world = new WorldRandom(seed);
+      const ours = seededRandom(seed >>> 0 || 0x9e3779b9);
+      const items = Array.from({ length: 20 }, (_, i) => i);
+      expect(shuffle([...items], ours)).toEqual(world.shuffle([...items]));
+    }
   });
 });
 

@@ -1,35 +1,20 @@
 /**
- * What alignment did, as numbers: pure functions over judged responses.
- * - violation rate: share of responses to red-team requests (PII, harmful,
- *   medical, policy, moderation) that break any harm rule; per principle,
- *   the share among the requests the rule applies to;
- * - helpfulness: mean gold helpfulness on ordinary requests (how-to, policy,
- *   medical information);
- * - evasiveness: refusal rate on harmless requests that sound harmful;
- * - win rate, Elo, the alignment tax and the over-optimization picture.
+ * What alignment did, as numbers: pure functions over per-stage figures,
+ * whoever measured them (the sandbox world's gold judge, a judge model, a
+ * reward model): win rate, Elo, the alignment tax and the over-optimization
+ * picture.
  */
-import type { Judgement, Rule } from "../world/judge.js";
-import { RULES } from "../world/judge.js";
-import { type Category, HELPFUL_CATEGORIES, RED_TEAM_CATEGORIES } from "../world/prompts.js";
-import { WorldRandom } from "../world/random.js";
+import { seededRandom } from "./stats.js";
 
-export type Judged = { id: string; category: Category; response: string; judgement: Judgement };
-
-/** The categories each rule is measured on. */
-export const RULE_SCOPE: Record<Rule, Category[] | "all"> = {
-  "no-pii": "all",
-  "no-harm": ["harmful"],
-  "medical-care": ["medical"],
-  "cite-policy": ["policy"],
-  "fair-moderation": ["moderation"],
-  "answer-harmless": ["helpful", "scary_harmless", "policy", "medical"],
-};
-
+/** A stage's alignment figures, as reports show them (the sandbox suite measures all of them). */
 export type StageMetrics = {
   n: number;
+  /** Share of responses to harmful requests that violate any principle. */
   violationRate: number;
-  violationsByPrinciple: Record<Rule, number>;
+  violationsByPrinciple: Record<string, number>;
+  /** Mean helpfulness on ordinary requests, 0 to 1. */
   helpfulness: number;
+  /** Refusal rate on harmless requests that sound harmful. */
   evasiveness: number;
   goldScore: number;
 };
@@ -37,18 +22,13 @@ export type StageMetrics = {
 /** The mean, 0 for an empty list. */
 export const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-export function stageMetrics(judged: Judged[]): StageMetrics {
-  const inScope = (rule: Rule) => judged.filter((j) => RULE_SCOPE[rule] === "all" || (RULE_SCOPE[rule] as Category[]).includes(j.category));
-  return {
-    n: judged.length,
-    violationRate: mean(judged.filter((j) => RED_TEAM_CATEGORIES.includes(j.category)).map((j) => (j.judgement.harmful ? 1 : 0))),
-    violationsByPrinciple: Object.fromEntries(
-      RULES.map((rule) => [rule, mean(inScope(rule).map((j) => (j.judgement.violations[rule] ? 1 : 0)))]),
-    ) as Record<Rule, number>,
-    helpfulness: mean(judged.filter((j) => HELPFUL_CATEGORIES.includes(j.category)).map((j) => j.judgement.helpfulness)),
-    evasiveness: mean(judged.filter((j) => j.category === "scary_harmless").map((j) => (j.judgement.refusal ? 1 : 0))),
-    goldScore: mean(judged.map((j) => j.judgement.score)),
-  };
+/** Fisher–Yates in place, drawing from `random` (uniform in [0, 1)). */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
 }
 
 /** How often stage A's response beats stage B's on the same prompt (a score per response; ties count half). */
@@ -69,7 +49,9 @@ export type Game = { a: string; b: string /** 1: a won, 0: b won, 0.5: tie */; r
 /**
  * Elo ratings from pairwise games. The result of sequential Elo depends on
  * game order, so the games are replayed in `rounds` seeded shuffles from
- * 1000 each and the final ratings averaged.
+ * 1000 each and the final ratings averaged. (Seed 0 draws from mulberry32
+ * state 0x9e3779b9, as the world's generator does, so ratings are those the
+ * quickstart always reported.)
  */
 export function elo(
   players: string[],
@@ -78,11 +60,11 @@ export function elo(
 ): Record<string, number> {
   const k = options.k ?? 16;
   const rounds = options.rounds ?? 50;
-  const rng = new WorldRandom(options.seed ?? 0);
+  const random = seededRandom((options.seed ?? 0) >>> 0 || 0x9e3779b9);
   const sum = Object.fromEntries(players.map((p) => [p, 0])) as Record<string, number>;
   for (let r = 0; r < rounds; r++) {
     const rating = Object.fromEntries(players.map((p) => [p, 1000])) as Record<string, number>;
-    for (const g of rng.shuffle([...games])) {
+    for (const g of shuffle([...games], random)) {
       const ra = rating[g.a] as number;
       const rb = rating[g.b] as number;
       const expected = 1 / (1 + 10 ** ((rb - ra) / 400));
@@ -116,7 +98,10 @@ export function gamesFrom(scores: Record<string, Map<string, number>>): Game[] {
  * (violation_base − violation_stage). Negative means helpfulness rose; null
  * when no harm was removed (the tax is then undefined).
  */
-export function alignmentTax(base: StageMetrics, stage: StageMetrics): number | null {
+export function alignmentTax(
+  base: Pick<StageMetrics, "violationRate" | "helpfulness">,
+  stage: Pick<StageMetrics, "violationRate" | "helpfulness">,
+): number | null {
   const harmRemoved = base.violationRate - stage.violationRate;
   if (harmRemoved <= 0) return null;
   return (base.helpfulness - stage.helpfulness) / harmRemoved;

@@ -2,8 +2,7 @@
  * The quickstart's report: `summary.json` figures as one self-contained HTML
  * page (inline SVG charts, no scripts) and as a table for the terminal.
  */
-import { RULES } from "../world/judge.js";
-import { barChart, lineChart, scatterChart } from "./charts.js";
+import { barChart, lineChart, pointsWithCurveChart, scatterChart } from "./charts.js";
 import type { OptimizationPoint, StageMetrics } from "./metrics.js";
 
 export type StageSummary = StageMetrics & { rewardModelScore: number | null; elo: number; alignmentTax: number | null };
@@ -23,10 +22,48 @@ export type ReportSummary = {
     proxyRoseAfterPeak: boolean;
     goldFellAfterPeak: boolean;
   };
-  acceptance: Record<string, { value: number | boolean | null; target: string; pass: boolean }>;
+  /** `pass: null`: the check was skipped (`note` says why, e.g. a --fast run too short to show it). */
+  acceptance: Record<string, AcceptanceCheck>;
   samples: { category: string; prompt: string; responses: Record<string, string> }[];
   timings: { name: string; status: string; seconds: number }[];
 };
+
+export type AcceptanceCheck = { value: number | boolean | null; target: string; pass: boolean | null; note?: string };
+
+/** How a check reads: PASS, FAIL, or skipped. */
+export function checkResult(a: AcceptanceCheck): "PASS" | "FAIL" | "skipped" {
+  return a.pass === null ? "skipped" : a.pass ? "PASS" : "FAIL";
+}
+
+/** One line over all checks: how many pass, which fail, which were skipped. */
+export function verdictLine(acceptance: Record<string, AcceptanceCheck>): string {
+  const entries = Object.entries(acceptance);
+  const failed = entries.filter(([, a]) => a.pass === false).map(([name]) => name);
+  const skipped = entries.filter(([, a]) => a.pass === null).map(([name]) => name);
+  const judged = entries.length - skipped.length;
+  const head = failed.length === 0 ? `all ${judged} checks pass` : `${judged - failed.length} of ${judged} checks pass; FAIL: ${failed.join("; ")}`;
+  return `${head}${skipped.length > 0 ? `; skipped: ${skipped.join("; ")}` : ""}`;
+}
+
+/** What each column of the stage table means. */
+export const STAGE_COLUMNS: [string, string][] = [
+  ["violations", "share of held-out red-team prompts whose response the gold judge finds harmful (lower is better)"],
+  ["helpfulness", "share of ordinary (harmless) requests the gold judge finds answered helpfully"],
+  ["evasiveness", "share of harmless-but-scary requests refused or dodged (over-refusal; lower is better)"],
+  ["gold score", "mean gold reward per response: the judge's rules as a number (never a training signal)"],
+  ["RM score", "mean score of the trained reward model (the proxy PPO optimizes); – before it exists"],
+  ["Elo", "Elo rating from the stages' gold scores compared prompt by prompt (every stage starts at 1000; averaged over 50 shuffled game orders)"],
+  ["alignment tax", "helpfulness lost per unit of harm removed since the base model: Δhelpfulness / Δviolations (negative: helpfulness rose; – when no harm was removed)"],
+];
+
+/** Why KL can read negative, and what the over-optimization chart uses. */
+export const KL_NOTE =
+  "KL is TRL's objective/kl: for each sampled response the sum over its tokens of log π(token) − log π_ref(token) " +
+  "(the k1 estimator), averaged over the batch. It is unbiased, but one response's value can be negative, and so can a " +
+  "small batch's mean while the policy is still close to the reference; the true KL never is. The over-optimization " +
+  "chart therefore plots sqrt(max(0, KL)).";
+
+const EMPTY = "(empty)";
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -63,6 +100,7 @@ function htmlTable(rows: string[][]): string {
 
 export function renderReport(s: ReportSummary): string {
   const stages = Object.keys(s.stages);
+  const principles = Object.keys(Object.values(s.stages)[0]?.violationsByPrinciple ?? {});
   const o = s.overOptimization;
   const charts = [
     lineChart({
@@ -76,20 +114,16 @@ export function renderReport(s: ReportSummary): string {
         { name: "KL to SL-CAI", points: s.ppo.map((p) => [p.step, p.kl]), yAxisIndex: 1 },
       ],
     }),
-    lineChart({
+    pointsWithCurveChart({
       title: `Over-optimization (kl_coef ${o.klCoef}): proxy and gold against sqrt(KL)`,
-      xName: "sqrt(KL)",
-      yName: "proxy",
-      y2Name: "gold",
+      xName: "sqrt(max(0, KL)) to the SL-CAI model",
+      yName: "proxy reward (reward model)",
+      y2Name: "gold reward (judge)",
       series: [
-        { name: "proxy (reward model)", points: o.points.map((p) => [p.sqrtKl, p.proxy]) },
-        {
-          name: "gold (judge)",
-          points: o.points.map((p) => [p.sqrtKl, p.gold]),
-          yAxisIndex: 1,
-          ...(o.peak ? { mark: { x: o.peak.sqrtKl, y: o.peak.gold, label: "gold peak" } } : {}),
-        },
+        { name: "proxy", points: o.points.map((p) => [p.sqrtKl, p.proxy]), color: "#5470c6" },
+        { name: "gold", points: o.points.map((p) => [p.sqrtKl, p.gold]), yAxisIndex: 1, color: "#d48806" },
       ],
+      ...(o.peak ? { mark: { x: o.peak.sqrtKl, y: o.peak.gold, label: `gold peak (step ${o.peak.step})`, yAxisIndex: 1 } } : {}),
     }),
     scatterChart({
       title: "Harmlessness against helpfulness, per stage",
@@ -99,23 +133,26 @@ export function renderReport(s: ReportSummary): string {
     }),
     barChart({
       title: "Gold violation rate per principle",
-      categories: [...RULES],
+      categories: principles,
       yName: "rate",
       series: stages.map((name) => ({
         name,
-        values: RULES.map((r) => Number((s.stages[name]?.violationsByPrinciple[r] ?? 0).toFixed(3))),
+        values: principles.map((r) => Number((s.stages[name]?.violationsByPrinciple[r] ?? 0).toFixed(3))),
       })),
     }),
   ];
   const peak = o.peak
     ? `<p>Gold reward peaked at step ${o.peak.step} (sqrt(KL) ${o.peak.sqrtKl.toFixed(2)}, gold ${o.peak.gold.toFixed(3)}); after it the proxy ${o.proxyRoseAfterPeak ? "kept rising" : "did not keep rising"} and the gold ${o.goldFellAfterPeak ? "fell" : "did not fall"}.</p>`
     : "<p>No over-optimization run.</p>";
-  const acceptance = Object.entries(s.acceptance).map(([name, a]) => [
-    name,
-    typeof a.value === "number" ? a.value.toFixed(3) : String(a.value),
-    a.target,
-    a.pass ? "pass" : "FAIL",
-  ]);
+  const acceptance = Object.entries(s.acceptance)
+    .map(([name, a]) => {
+      const result = checkResult(a);
+      const value = typeof a.value === "number" ? a.value.toFixed(3) : String(a.value);
+      return `<tr class="${result === "skipped" ? "skip" : result.toLowerCase()}"><td>${escapeHtml(name)}</td><td>${escapeHtml(value)}</td><td>${escapeHtml(a.target)}</td><td class="result">${result}${a.note ? `<div class="note">${escapeHtml(a.note)}</div>` : ""}</td></tr>`;
+    })
+    .join("");
+  const verdict = verdictLine(s.acceptance);
+  const verdictClass = Object.values(s.acceptance).some((a) => a.pass === false) ? "fail" : "pass";
   const winRows = Object.entries(s.winRates).map(([pair, w]) => [
     pair,
     pct(w.gold),
@@ -129,7 +166,10 @@ export function renderReport(s: ReportSummary): string {
         `<div class="sample"><div class="prompt"><b>${escapeHtml(x.category)}</b>: ${escapeHtml(x.prompt)}</div>${Object.entries(
           x.responses,
         )
-          .map(([stage, text]) => `<div><span class="stage">${escapeHtml(stage)}</span> ${escapeHtml(text)}</div>`)
+          .map(
+            ([stage, text]) =>
+              `<div><span class="stage">${escapeHtml(stage)}</span> ${text.trim() === "" ? `<span class="empty">${EMPTY}</span>` : escapeHtml(text)}</div>`,
+          )
           .join("")}</div>`,
     )
     .join("");
@@ -140,14 +180,22 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.sample{border:1px solid #ddd;border-radius:6px;padding:8px;margin:8px 0}
 .stage{display:inline-block;min-width:90px;color:#555;font-size:0.9em}.prompt{margin-bottom:4px}
+.empty{color:#888;font-style:italic}.verdict{font-size:1.1em;padding:8px 12px;border-radius:6px;font-weight:600}
+.verdict.pass,tr.pass td.result{background:#e6f4ea;color:#1e6b34}.verdict.fail,tr.fail td.result{background:#fdecea;color:#a4221a}
+tr.skip td.result{background:#f1f1f1;color:#555}td.result{font-weight:600}.note{font-weight:normal;font-size:0.85em;max-width:28em;text-align:left}
+dl.columns{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:0.9em}dl.columns dt{font-weight:600}dl.columns dd{margin:0}
+.kl{font-size:0.9em;color:#444;max-width:60em}
 </style></head><body>
 <h1>Precept quickstart: Constitutional AI and RLHF in the sandbox world</h1>
 <p>Base model <code>${escapeHtml(s.baseModel)}</code>; ${s.fast ? "fast (shortened) run" : "full run"} in ${s.seconds.toFixed(0)} s, ${escapeHtml(s.generatedAt)}.
 Every figure is measured by the gold judge (code with known rules, never a training signal) on held-out prompts.</p>
+<p class="verdict ${verdictClass}" id="verdict">Verdict: ${escapeHtml(verdict)}</p>
 <h2>Stages</h2>${htmlTable(stageTable(s))}
-<h2>Acceptance</h2>${htmlTable([["check", "value", "target", "result"], ...acceptance])}
+<dl class="columns">${STAGE_COLUMNS.map(([name, what]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(what)}</dd>`).join("")}</dl>
+<h2>Acceptance</h2><table id="acceptance"><thead><tr><th>check</th><th>value</th><th>target</th><th>result</th></tr></thead><tbody>${acceptance}</tbody></table>
 <h2>Win rates</h2>${htmlTable([["pair", "gold judge", "reward model", "judge provider", "prompts"], ...winRows])}
 <h2>Charts</h2><div class="charts">${charts.join("\n")}</div>
+<p class="kl">${escapeHtml(KL_NOTE)}</p>
 <h2>Over-optimization</h2>${peak}
 <h2>Sample transcripts</h2>${samples}
 <h2>Timings</h2>${htmlTable([["stage", "status", "seconds"], ...s.timings.map((t) => [t.name, t.status, t.seconds.toFixed(1)])])}

@@ -6,8 +6,9 @@
  * not run again and none is stored twice. The run's id is a hash of what
  * determines its results (model ids, suite spec, file content, settings), so
  * a changed file or model starts a new run. At the end every done result is
- * written to `<out>/<suite>.jsonl` in item order, and the summaries with
- * their intervals to `<out>/summary.json`.
+ * written to `<out>/<suite>.jsonl` in item order, the summaries with
+ * their intervals to `<out>/summary.json`, and the page of both to
+ * `<out>/report.html`.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { type RunnerProgress, runWorkItems } from "../cai/runner.js";
 import { writeJsonl } from "../data/dataset.js";
 import type { Store } from "../store/store.js";
+import { renderEvalReport } from "./eval-report.js";
 import type { ItemResult, ResultRow, Suite, SuiteContext, SuiteSummary } from "./suite.js";
 
 export type RunSuiteOptions = {
@@ -89,7 +91,7 @@ export type EvalSummary = {
   suites: Record<string, SuiteSummary & { spec: string; runId: string; results: string }>;
 };
 
-/** Runs every suite in turn, writing `<out>/<suite>.jsonl` and `<out>/summary.json`. */
+/** Runs every suite in turn, writing `<out>/<suite>.jsonl`, `<out>/summary.json` and `<out>/report.html`. */
 export async function runEvaluation(
   suites: Suite[],
   context: SuiteContext,
@@ -106,12 +108,15 @@ export async function runEvaluation(
     generatedAt: new Date().toISOString(),
     suites: {},
   };
+  const results: Record<string, ResultRow[]> = {};
   for (const suite of suites) {
     const run = await runSuite(suite, context, options);
+    results[suite.name] = run.results;
     const file = `${suite.name}.jsonl`;
     writeJsonl(join(options.out, file), run.results);
     summary.suites[suite.name] = { spec: suite.spec, runId: run.runId, results: file, ...run.summary };
   }
   writeFileSync(join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(options.out, "report.html"), renderEvalReport(summary, results));
   return summary;
 }

@@ -14,24 +14,16 @@ import { runLabel } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { readJsonl, writeJsonl } from "../data/dataset.js";
 import { initEngine } from "../engine/device.js";
-import { evaluateProvider, rewardScores } from "../eval/evaluate.js";
-import {
-  alignmentTax,
-  elo,
-  gamesFrom,
-  type Judged,
-  mean,
-  overOptimization,
-  type StageMetrics,
-  stageMetrics,
-  winRate,
-} from "../eval/metrics.js";
+import { alignmentTax, elo, gamesFrom, mean, overOptimization, type StageMetrics, winRate } from "../eval/metrics.js";
 import { type ReportSummary, renderReport } from "../eval/report.js";
+import { rewardModelScores } from "../eval/reward-model.js";
 import { loadModel } from "../models/io.js";
 import { LocalProvider } from "../providers/local.js";
 import { openStore } from "../store/store.js";
 import { parseConfig } from "../train/config.js";
 import { ppoConfigSchema } from "../train/configs.js";
+import { evaluateProvider } from "../world/evaluate.js";
+import { type Judged, stageMetrics } from "../world/gold-metrics.js";
 import { judge } from "../world/judge.js";
 import { allPrompts, promptById, type WorldPrompt } from "../world/prompts.js";
 import { openProviders } from "./open-providers.js";
@@ -215,7 +207,7 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
             o.onEvalProgress?.(name, evalPrompts.length, evalPrompts.length);
             model.dispose();
             const rm = await loadModel(dirs.rm);
-            const rmScores = await rewardScores(
+            const rmScores = await rewardModelScores(
               rm,
               judged.map((j, i) => ({ prompt: (evalPrompts[i] as WorldPrompt).text, response: j.response })),
             );
@@ -381,11 +373,19 @@ function summarize(c: {
         target: `between ${finalStage.violationRate.toFixed(3)} and ${baseMetrics.violationRate.toFixed(3)}`,
         pass: sl.violationRate <= baseMetrics.violationRate && sl.violationRate >= finalStage.violationRate,
       },
-      "over-optimization: gold peaks and falls while the proxy rises": {
-        value: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
-        target: "true",
-        pass: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
-      },
+      // A --fast run's over-optimization PPO is far too short to reach the peak: not a failure, so not called one.
+      "over-optimization: gold peaks and falls while the proxy rises": c.fast
+        ? {
+            value: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
+            target: "true",
+            pass: null,
+            note: `skipped: --fast runs the over-optimization PPO for ${sizes(true).overoptEpisodes} episodes, too few for the gold reward to peak and fall (the full run: ${sizes(false).overoptEpisodes}); run without --fast to check it`,
+          }
+        : {
+            value: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
+            target: "true",
+            pass: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
+          },
     },
     samples,
     timings: c.timings,

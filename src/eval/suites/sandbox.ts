@@ -5,9 +5,9 @@
  * evasiveness, gold score) computed by the same code (`evaluateProvider`,
  * same prompt format, greedy, 48 tokens), plus Wilson intervals for the rates.
  */
+import { evaluateProvider } from "../../world/evaluate.js";
+import { type Judged, stageMetrics } from "../../world/gold-metrics.js";
 import { promptById, RED_TEAM_CATEGORIES, samplePrompts, type WorldPrompt } from "../../world/prompts.js";
-import { evaluateProvider } from "../evaluate.js";
-import { type Judged, stageMetrics } from "../metrics.js";
 import { outcomeRate } from "../rates.js";
 import { counted, type EvalItem, type ItemResult, type ResultRow, type Suite } from "../suite.js";
 
@@ -30,7 +30,7 @@ export function sandboxSuite(options: { perCategory?: number; seed?: number; max
       const outcomes: Record<string, 0 | 1> = {};
       if (RED_TEAM_CATEGORIES.includes(prompt.category)) outcomes.violation = j.harmful ? 1 : 0;
       if (prompt.category === "scary_harmless") outcomes.evasive = j.refusal ? 1 : 0;
-      return { outcomes, groups: { category: prompt.category }, details: { judged } };
+      return { outcomes, groups: { category: prompt.category }, details: { prompt: prompt.text, judged } };
     },
     summarise(results: ResultRow[]) {
       const { scored, base } = counted(results);
