@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<void>> = {
   eval: async () => (await import("./eval.js")).runEvalBench(),
   llama: async () => (await import("./llama.js")).runLlamaBench(),
   scale: async () => (await import("./scale.js")).runScaleBench(),
+  "scale-wiring": async () => (await import("./scale-wiring.js")).runScaleWiringBench(),
   trainers: async () => (await import("./trainers.js")).runTrainersBench(),
   guard: async () => (await import("./guard.js")).runGuardBench(),
 };

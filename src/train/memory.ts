@@ -77,6 +77,14 @@ const EAGER_ABOVE_BYTES = 256 * 2 ** 20;
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
+export type StagedChoice = { trainer: string; staged: boolean; eager: boolean; estimate: MemoryEstimate | null };
+let lastChoice: StagedChoice | null = null;
+
+/** What the last `chooseStaged` call decided (for benches and logs). */
+export function lastStagedChoice(): StagedChoice | null {
+  return lastChoice;
+}
+
 /**
  * Whether to train block by block (true) or in one jitted step (false);
  * throws `TooLargeError` when neither fits. `PRECEPT_STAGED=1|0` forces the
@@ -91,6 +99,7 @@ export function chooseStaged(
   const forced = process.env.PRECEPT_STAGED;
   if (forced === "1" || forced === "0") {
     setEagerJit(forced === "1");
+    lastChoice = { trainer, staged: forced === "1", eager: forced === "1", estimate: null };
     return forced === "1";
   }
   if (defaultDevice() !== "wasm") return false;
@@ -98,7 +107,9 @@ export function chooseStaged(
   // The model's own arrays are already in the heap: compare what is live besides them too.
   const other = Math.max(0, heapStats().liveBytes - estimate.weights);
   // Small steps keep jax-js's queued execution (see engine/eager-jit.ts); large ones need their frees to free.
-  setEagerJit(estimate.whole + other > EAGER_ABOVE_BYTES);
+  const eager = estimate.whole + other > EAGER_ABOVE_BYTES;
+  setEagerJit(eager);
+  lastChoice = { trainer, staged: estimate.whole + other > budget, eager, estimate };
   if (estimate.whole + other <= budget) return false;
   if (estimate.staged + other <= budget) return true;
   const advice = [
