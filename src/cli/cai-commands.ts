@@ -41,7 +41,12 @@ function runControl(command: Command): Command {
     )
     .option("--max-tokens <n>", "tokens per generated turn", positiveInt, 128)
     .option("--temperature <t>", "sampling temperature for responses (0: greedy)", numberIn({ min: 0 }), 1)
-    .option("--json", "print the summary as JSON", false);
+    .option("--json", "print the summary as JSON", false)
+    .option(
+      "--strict",
+      "exit non-zero (1) when a quality gate fails (empty responses, degenerate pairs, position bias, ...: the WARN lines)",
+      false,
+    );
 }
 
 export function addCaiCommands(program: Command): void {
@@ -103,15 +108,16 @@ continues where it stopped, with no duplicated and no lost records.`,
     )
     .argument("<config>", "YAML or JSON recipe (see `precept cai run --help`)")
     .option("--force <stage>", "run this stage (and the ones after it) even if up to date")
+    .option("--strict", "stop at the first stage whose quality gates fail (as strict: true in the recipe)")
     .addHelpText(
       "after",
       `
 Recipe fields: constitution, base_model (directory), prompts (red-team JSONL), helpful (JSONL,
-optional), label_prompts (JSONL, default: prompts), out (directory), rl: ppo | dpo, and per-stage
+optional), label_prompts (JSONL, default: prompts), out (directory), rl: ppo | dpo, strict, and per-stage
 settings under revise, sft, label, reward, ppo, dpo (the same names as the commands' options and
 the trainers' configs).`,
     )
-    .action(async (config: string, options: { force?: string }, command: Command) =>
+    .action(async (config: string, options: { force?: string; strict?: boolean }, command: Command) =>
       (await import("./cai.js")).recipe(config, options, storeLocation(command)),
     );
 }

@@ -1,8 +1,11 @@
 /** What `precept cai revise|label|run` do once their options are parsed. */
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { runLabel, runRevise, type Summary } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import type { Provider } from "../providers/provider.js";
+import { failedGates, warnLines } from "../quality/gate.js";
 import { openProviders } from "../recipes/open-providers.js";
 import { loadRecipe, recipeDirs, runRecipe } from "../recipes/recipe.js";
 import { openStore } from "../store/store.js";
@@ -21,6 +24,8 @@ type Common = {
   maxTokens: number;
   temperature: number;
   json: boolean;
+  /** Exit non-zero when a quality gate fails. */
+  strict: boolean;
 };
 
 /** `--retries` given on the command line also bounds each HTTP request's retries (`--retries 0`: one attempt). */
@@ -54,8 +59,8 @@ function control(o: Common, label: string) {
   };
 }
 
-/** Prints what happened and what to do next; exit code 2 when rows were bad or items are left. */
-function finish(summary: Summary, lines: string[], json: boolean): void {
+/** Prints what happened and what to do next; exit code 2 when rows were bad or items are left, 1 when a gate failed under --strict. */
+function finish(summary: Summary, lines: string[], json: boolean, strict = false): void {
   if (json) console.log(JSON.stringify(summary, null, 2));
   else {
     const { pending, claimed, done, failed } = summary.items;
@@ -66,6 +71,14 @@ function finish(summary: Summary, lines: string[], json: boolean): void {
       `  ${summary.calls} model calls, ${summary.tokens.prompt} prompt + ${summary.tokens.completion} completion tokens${summary.costUsd > 0 ? `, $${summary.costUsd.toFixed(4)}` : ""}${summary.reusedSteps > 0 ? `, ${summary.reusedSteps} stored steps reused` : ""}`,
     );
     for (const line of lines) console.log(`  ${line}`);
+    for (const line of warnLines(summary.gates)) console.log(line);
+  }
+  const failedGateCount = failedGates(summary.gates).length;
+  if (strict && failedGateCount > 0) {
+    console.error(
+      `${failedGateCount} quality gate(s) failed under --strict (see the WARN lines): fix the data or model, or run without --strict`,
+    );
+    process.exitCode = 1;
   }
   for (const bad of summary.badRows) console.error(`skipped a malformed row: ${bad}`);
   for (const e of summary.errors.slice(0, 5)) console.error(`left pending after errors: ${e.key}: ${e.error}`);
@@ -78,7 +91,7 @@ function finish(summary: Summary, lines: string[], json: boolean): void {
         `${permanent} item(s) failed with an error that running again will not fix (a refused option or input, see above): fix its cause, then run the command again`,
       );
     if (pending + claimed > permanent) console.error("some items are not done: run the same command again to continue");
-    process.exitCode = 2;
+    process.exitCode ??= 2;
   }
 }
 
@@ -124,6 +137,7 @@ export async function revise(
         `next: precept train sft --model_name_or_path <base> --train_file ${summary.sft.path} --output_dir runs/sl-cai`,
       ],
       o.json,
+      o.strict,
     );
   } finally {
     await store.close();
@@ -183,6 +197,7 @@ export async function label(
         `next: precept train rm --model_name_or_path <model> --train_file ${summary.out} --output_dir runs/rm`,
       ],
       o.json,
+      o.strict,
     );
   } finally {
     await store.close();
@@ -190,15 +205,18 @@ export async function label(
 }
 
 /** `precept cai run CONFIG`: the recipe, its records in the store at `db` (--db). */
-export async function recipe(config: string, options: { force?: string }, db: string): Promise<void> {
+export async function recipe(config: string, options: { force?: string; strict?: boolean }, db: string): Promise<void> {
   const store = await openStore(db);
   try {
     const outcomes = await runRecipe(config, store, options);
-    const dirs = recipeDirs(loadRecipe(config).out);
+    const out = loadRecipe(config).out;
+    const dirs = recipeDirs(out);
     console.log(outcomes.map((o) => `${o.name}: ${o.status}${o.status === "ran" ? ` (${o.seconds.toFixed(1)} s)` : ""}`).join(", "));
     console.log(
       `SL-CAI model: ${dirs.slCai}; reward model: ${dirs.rm}; RL-CAI: ${outcomes.some((o) => o.name === "ppo") ? dirs.ppo : dirs.dpo}`,
     );
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as { verdict: string };
+    console.log(`report: ${join(out, "report.html")}: ${report.verdict}`);
   } finally {
     await store.close();
   }

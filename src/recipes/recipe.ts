@@ -17,6 +17,7 @@ import type { Store } from "../store/store.js";
 import { formatIssues, parseConfig } from "../train/config.js";
 import { dpoConfigSchema, ppoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
 import { openProviders } from "./open-providers.js";
+import { writeRunReport } from "./run-report.js";
 import { runStages, type Stage, type StageOutcome } from "./stages.js";
 import { runDpo, runPpo, runReward, runSft } from "./train-run.js";
 
@@ -327,10 +328,13 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
 export async function runRecipe(
   path: string,
   store: Store,
-  options: { force?: string; log?: (line: string) => void } = {},
+  options: { force?: string; log?: (line: string) => void; strict?: boolean } = {},
 ): Promise<StageOutcome[]> {
-  const recipe = loadRecipe(path);
+  const loaded = loadRecipe(path);
+  const recipe = options.strict ? { ...loaded, strict: true } : loaded;
   const outcomes = await runStages(caiStages(recipe, store, options.log ? { log: options.log } : {}), options);
   writeFileSync(join(recipe.out, "stages.json"), `${JSON.stringify(outcomes, null, 2)}\n`);
+  // report.json and report.html: stage numbers, gates, transcripts.
+  await writeRunReport(recipe, recipeDirs(recipe.out), outcomes, store);
   return outcomes;
 }
