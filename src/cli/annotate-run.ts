@@ -10,6 +10,7 @@ import { itemsFromComparisons, itemsFromJsonl } from "../feedback/sources.js";
 import { addAnnotator, newToken, revokeAnnotator, rotateToken } from "../feedback/users.js";
 import { createAnnotateApp } from "../server/annotate.js";
 import { openStore, type Store } from "../store/store.js";
+import { listenError } from "./listen-error.js";
 
 async function withStore<T>(body: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore();
@@ -64,13 +65,18 @@ export async function serve(options: {
   const adminToken = given ?? newToken("admin");
   const store = await openStore();
   const app = createAnnotateApp({ store, adminToken, maxBodyBytes: options.maxBody });
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const server = listen({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
       console.log(`precept annotate: http://${options.host}:${info.port}/ (store ${process.env.PRECEPT_DB ?? "precept.db"})`);
       if (!given) console.log(`admin token (sign in with it for the dashboard): ${adminToken}`);
       const close = () => new Promise<void>((done) => server.close(() => store.close().then(done, done)));
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => close().then(() => process.exit(0)));
       resolve({ port: info.port, close });
+    });
+    // A port in use (or a bad host) is one line from the CLI, and the store is closed.
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      store.close().catch(() => {});
+      reject(listenError(error, options.host, options.port));
     });
   });
 }

@@ -8,6 +8,7 @@ import { loadModel } from "../models/io.js";
 import { LlamaCppProvider } from "../providers/llama.js";
 import { createOpenAiApp } from "../server/openai.js";
 import { llamaEngine, type ServingEngine, wasmEngine } from "../server/serving-engine.js";
+import { listenError } from "./listen-error.js";
 
 export const SERVE_BACKENDS = ["wasm", "llama"] as const;
 export type ServeBackend = (typeof SERVE_BACKENDS)[number];
@@ -21,19 +22,6 @@ async function openEngine(model: string, backend: ServeBackend): Promise<Serving
 
 /** Addresses that listen on every interface: any machine on the network (or any page, through rebinding) can reach them. */
 const EVERY_ADDRESS = new Set(["0.0.0.0", "::", "[::]"]);
-
-/** Why listening failed, in one line that says what to do. */
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  const at = `cannot listen on ${host}:${port}`;
-  const why: Record<string, string> = {
-    EADDRINUSE: "the port is in use (choose another with --port)",
-    EACCES: "permission denied (ports below 1024 need privileges; choose another with --port)",
-    EADDRNOTAVAIL: "this machine has no such address (check --host)",
-    ENOTFOUND: "no such host (check --host)",
-    EAI_AGAIN: "the host name could not be resolved (check --host)",
-  };
-  return new Error(`${at}: ${why[err.code ?? ""] ?? `${err.message} (check --host and --port)`}`);
-}
 
 export async function runServe(options: {
   model: string;
