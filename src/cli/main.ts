@@ -9,6 +9,7 @@ import {
   dpoConfigSchema,
   grpoConfigSchema,
   ktoConfigSchema,
+  onlineDpoConfigSchema,
   orpoConfigSchema,
   ppoConfigSchema,
   rewardConfigSchema,
@@ -270,6 +271,12 @@ export function buildProgram(): Command {
       description: "direct preference optimization (sigmoid, cDPO, IPO) on preference JSONL or .jsonl.gz (explicit or implicit prompt)",
       schema: dpoConfigSchema,
       run: "runDpo",
+    },
+    "online-dpo": {
+      description:
+        "online DPO on prompt JSONL: two fresh samples per prompt, ranked by a reward model or by a judge provider applying a constitution (RLAIF without a labelling pass)",
+      schema: onlineDpoConfigSchema,
+      run: "runOnlineDpo",
     },
     kto: {
       description:

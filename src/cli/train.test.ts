@@ -152,6 +152,48 @@ describe("precept train", () => {
   });
 });
 
+describe("precept train online-dpo", () => {
+  it("trains on fresh pairs that a local judge model ranks by a constitution, storing its labels", async () => {
+    writeFileSync(
+      join(tmp, "constitution.yaml"),
+      'name: test\nversion: "1"\nprinciples:\n  - id: privacy\n    critique: Does it leak private data?\n    revision: Rewrite it without private data.\n    compare: Which response keeps private data private?\n',
+    );
+    // The judge reads a whole comparison prompt: a model with room for it.
+    const judgeDir = join(tmp, "judge");
+    const tokenizer = new ByteTokenizer();
+    const config = gpt2ConfigSchema.parse({ vocab_size: tokenizer.vocabSize, n_positions: 512, n_embd: 16, n_layer: 1, n_head: 2 });
+    const judgeModel = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(1)), tokenizer);
+    await saveModel(judgeModel, judgeDir);
+    judgeModel.dispose();
+    const db = join(tmp, "online-dpo.db");
+    const out = join(tmp, "online-dpo-out");
+    const run = precept(
+      ...["--db", db, "train", "online-dpo", "--model_name_or_path", base, "--train_file", join(tmp, "prompts.jsonl")],
+      ...["--judge", `local:${judgeDir}`, "--constitution", join(tmp, "constitution.yaml"), "--output_dir", out],
+      ...["--per_device_train_batch_size", "2", "--max_steps", "2", "--max_new_tokens", "4", "--logging_steps", "1", "--progress", "false"],
+    );
+    expect(run.err).not.toMatch(/Error/);
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(/online-dpo: done after 2 steps \(loss \d/);
+    const logged = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toHaveProperty(["rewards/margins"]);
+    const { openStore } = await import("../store/store.js");
+    const store = await openStore(db);
+    const runs = await store.runs();
+    const judged = runs.find((r) => r.kind === "online-dpo-judge");
+    expect(judged).toBeDefined();
+    // 2 steps x 2 prompts, each pair's prompt stored as the user wrote it.
+    expect((await store.records(judged?.id as string, "prompt")).length).toBe(4);
+    await store.close();
+    const neither = precept("train", "online-dpo", "--model_name_or_path", base, "--train_file", "x", "--output_dir", join(tmp, "od-none"));
+    expect(neither.err).toMatch(/give one of reward_model_path .* or judge/);
+  });
+});
+
 describe("precept train: output_dir rules (HF overwrite_output_dir / resume)", () => {
   it("refuses an output_dir that holds an earlier run or is the input model; --overwrite_output_dir starts over", () => {
     const out = join(tmp, "reused");

@@ -13,7 +13,9 @@ export type TrainerEntry = { description: string; schema: z.ZodObject; run: stri
 export function addTrainCommands(program: Command, trainers: Record<string, TrainerEntry>): void {
   const train = program
     .command("train")
-    .description("train a model: sft, rm, dpo, kto, orpo, cpo, simpo, ppo, grpo or rloo (see `precept train <algorithm> --help`)");
+    .description(
+      "train a model: sft, rm, dpo, online-dpo, kto, orpo, cpo, simpo, ppo, grpo or rloo (see `precept train <algorithm> --help`)",
+    );
   for (const [name, entry] of Object.entries(trainers)) {
     const command = train
       .command(name)

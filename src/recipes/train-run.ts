@@ -3,6 +3,7 @@
  * model(s), read and tokenize the dataset, train, and say where the results are.
  */
 
+import { resolve } from "node:path";
 import { z } from "zod";
 import { messageSchema, preferenceRowSchema, promptRowSchema, readJsonl, readJsonlLines, sftRowSchema } from "../data/dataset.js";
 import { packExamples, preferenceExample, promptIds, sftExample } from "../data/examples.js";
@@ -10,6 +11,7 @@ import { initEngine } from "../engine/device.js";
 import { loadModel } from "../models/io.js";
 import type { CausalLM } from "../models/model.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import { StoreCache } from "../providers/store-cache.js";
 import { chanceAccuracyGate, holdOut } from "../quality/accuracy.js";
 import type { GateResult } from "../quality/gate.js";
 import { klBlowupGate } from "../quality/kl.js";
@@ -18,6 +20,7 @@ import type {
   DpoConfig,
   GrpoConfig,
   KtoConfig,
+  OnlineDpoConfig,
   OrpoConfig,
   PpoConfig,
   RewardConfig,
@@ -29,6 +32,7 @@ import { trainCpo, trainOrpo } from "../train/cpo.js";
 import { trainDpo } from "../train/dpo.js";
 import { trainGrpo, trainRloo } from "../train/group.js";
 import { type KtoExample, trainKto, unpair } from "../train/kto.js";
+import { type PairPreference, trainOnlineDpo } from "../train/online-dpo.js";
 import { trainPpo } from "../train/ppo.js";
 import { trainRewardModel } from "../train/reward.js";
 import { trainSft } from "../train/sft.js";
@@ -276,4 +280,71 @@ export async function runCpo(config: CpoConfig, options: RunOptions): Promise<vo
   const { history } = await trainCpo({ config, model, train, ...(resume ? { resume } : {}) });
   model.dispose();
   report(config.loss_type === "simpo" ? "simpo" : "cpo", config.output_dir, history);
+}
+
+/** The prompt as the user wrote it, for a judge: a single `Human: …\n\nAssistant:` turn's text, or a conversation's last user turn. */
+function judgeText(prompt: string | { role: string; content: string }[]): string {
+  if (typeof prompt !== "string") return prompt.filter((m) => m.role === "user").at(-1)?.content ?? prompt.at(-1)?.content ?? "";
+  const turn = /^\s*Human: ([\s\S]*?)\n\nAssistant:\s*$/.exec(prompt);
+  return turn && !turn[1]?.includes("\n\nHuman:") ? (turn[1] as string) : prompt;
+}
+
+/** Online DPO: each fresh pair is ranked by a reward model, or by a judge provider applying the constitution (cai label's machinery). */
+export async function runOnlineDpo(config: OnlineDpoConfig, options: RunOptions): Promise<void> {
+  if ((config.reward_model_path === null) === (config.judge === null)) {
+    throw new Error(
+      "online-dpo: give one of reward_model_path (a reward model) or judge (a provider id, with constitution), not both or neither",
+    );
+  }
+  if (config.judge && !config.constitution)
+    throw new Error("online-dpo: judge needs constitution, the file whose principles it compares the samples by");
+  await initEngine();
+  const { model: policy, tokenizer } = await load(config.model_name_or_path);
+  const ref = config.ref_model_name_or_path ? await loadModel(config.ref_model_name_or_path) : policy.clone();
+  const rows = await readJsonl(config.train_file, promptRowSchema);
+  const prompts = rows.map((row) => promptIds(row, tokenizer));
+  const resume = resumeDir(options, config.output_dir);
+  const close: (() => Promise<void> | void)[] = [];
+  let preference: PairPreference;
+  if (config.reward_model_path) {
+    const rewardModel = await loadModel(config.reward_model_path);
+    if (!rewardModel.hasScoreHead)
+      throw new Error(`${config.reward_model_path}: not a reward model (no score.weight); train one with \`precept train rm\``);
+    preference = { model: rewardModel };
+    close.push(() => rewardModel.dispose());
+  } else {
+    const [{ openStore }, { loadConstitution }, { openProvider }, { constitutionJudge }] = await Promise.all([
+      import("../store/store.js"),
+      import("../constitution/load.js"),
+      import("../providers/open.js"),
+      import("../cai/online-judge.js"),
+    ]);
+    const constitution = loadConstitution(config.constitution as string);
+    const store = await openStore();
+    close.push(() => store.close());
+    const feedback = await openProvider(config.judge as string, { cache: new StoreCache(store) });
+    // One run per output_dir and judge, so a resumed run reuses the judgements it already stored.
+    const runId = `online-dpo:${resolve(config.output_dir)}:${feedback.id}:${constitution.hash.slice(0, 12)}`;
+    const mode = config.judge?.startsWith("anthropic:") ? "chat" : "completion";
+    preference = { judge: await constitutionJudge({ store, runId, feedback, constitution, seed: config.seed, mode }) };
+    console.error(
+      `online-dpo: ${feedback.id} judges each pair by ${constitution.name}; its labels are records of run ${runId} in the store`,
+    );
+  }
+  try {
+    const { history } = await trainOnlineDpo({
+      config,
+      policy,
+      ref,
+      prompts,
+      promptTexts: rows.map((row) => judgeText(row.prompt)),
+      preference,
+      ...(resume ? { resume } : {}),
+    });
+    report("online-dpo", config.output_dir, history);
+  } finally {
+    policy.dispose();
+    ref.dispose();
+    for (const done of close) await done();
+  }
 }
