@@ -118,21 +118,41 @@ export function addEvalCommands(program: Command): void {
     .requiredOption("--text-field <name>", "the field holding the response")
     .option("--prompt-field <name>", "the field holding the prompt (for --judge)", "prompt")
     .option("--judge <id>", "also label with a judge model (XSTest's rubric)")
+    .option(
+      "--label-field <name>",
+      "a column of human labels (full_compliance/full_refusal/partial_refusal or refusal/compliance): report agreement with them",
+    )
+    .option("--agreement <file>", "with --label-field, also write the agreement figures as JSON")
     .requiredOption("--out <file>", "JSONL file to write (the row's fields plus refusal, refusal_reason[, refusal_judge])")
-    .action(async (o: { input: string; textField: string; promptField: string; judge?: string; out: string }) => {
-      const { classifyFile } = await import("../eval/classify.js");
-      let judge: import("../providers/provider.js").Provider | undefined;
-      if (o.judge) {
-        await (await import("../engine/device.js")).initEngine();
-        judge = await (await import("../providers/open.js")).openProvider(o.judge);
-      }
-      const { judge: _id, ...files } = o;
-      const { isHubDataset, resolveDataset } = await import("../eval/hub-datasets.js");
-      if (isHubDataset(files.input)) files.input = await resolveDataset(files.input, await hubOptions());
-      const { rows, counts } = await classifyFile({ ...files, ...(judge ? { judge } : {}) });
-      judge?.close?.();
-      console.log(`classified ${rows} row(s): ${JSON.stringify(counts)}; wrote ${o.out}`);
-    });
+    .action(
+      async (o: {
+        input: string;
+        textField: string;
+        promptField: string;
+        judge?: string;
+        labelField?: string;
+        agreement?: string;
+        out: string;
+      }) => {
+        const { classifyFile } = await import("../eval/classify.js");
+        let judge: import("../providers/provider.js").Provider | undefined;
+        if (o.judge) {
+          await (await import("../engine/device.js")).initEngine();
+          judge = await (await import("../providers/open.js")).openProvider(o.judge);
+        }
+        const { judge: _id, agreement: agreementFile, ...files } = o;
+        const { isHubDataset, resolveDataset } = await import("../eval/hub-datasets.js");
+        if (isHubDataset(files.input)) files.input = await resolveDataset(files.input, await hubOptions());
+        const { rows, counts, agreement } = await classifyFile({ ...files, ...(judge ? { judge } : {}) });
+        judge?.close?.();
+        console.log(`classified ${rows} row(s): ${JSON.stringify(counts)}; wrote ${o.out}`);
+        for (const [name, a] of Object.entries(agreement ?? {}))
+          console.log(
+            `agreement with ${o.labelField} (${a.n} rows), ${name}: binary ${a.binary.rate.toFixed(3)} [${a.binary.ci95.map((x) => x.toFixed(3)).join(", ")}], kappa ${a.kappa.toFixed(3)}${a.exact.n > 0 ? `, 3-class ${a.exact.rate.toFixed(3)} of ${a.exact.n}` : ""}; missed refusals ${a.confusion.refusalAsCompliance}, false refusals ${a.confusion.complianceAsRefusal}`,
+          );
+        if (agreementFile && agreement) (await import("node:fs")).writeFileSync(agreementFile, `${JSON.stringify(agreement, null, 2)}\n`);
+      },
+    );
 
   evaluation
     .command("compare")
