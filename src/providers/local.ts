@@ -6,7 +6,15 @@
 import { generateTokens } from "../models/generate.js";
 import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
-import { type ChatMessage, type Completion, type Provider, ProviderError, rowSeeds, type SamplingParams } from "./provider.js";
+import {
+  type ChatMessage,
+  type Completion,
+  NotSupportedError,
+  type Provider,
+  ProviderError,
+  rowSeeds,
+  type SamplingParams,
+} from "./provider.js";
 
 export class LocalProvider implements Provider {
   constructor(
@@ -68,6 +76,12 @@ export class LocalProvider implements Provider {
 
   async chat(conversations: ChatMessage[][], params: SamplingParams = {}): Promise<Completion[]> {
     const tokenizer = this.model.tokenizer as NonNullable<CausalLM["tokenizer"]>;
+    // Permanent, not a passing fault: running the same command again meets the same model.
+    if (!tokenizer.chatTemplate)
+      throw new NotSupportedError(
+        this.id,
+        "chat with a model that has no chat template (set chat_template in its tokenizer_config.json, or use --mode completion)",
+      );
     // As in `precept serve`: the template writes any BOS itself, and a reply also ends where the chat
     // format ends a turn (the tokenizer's stop strings).
     return this.#generateIds(
