@@ -1,19 +1,23 @@
 /**
  * `npm run bench -- guard`: what `precept guard` does in the sandbox, measured with the gold judge
  * (src/world/judge.ts) on held-out (eval split) world prompts: the base model direct, then through the
- * guard with the sandbox policy's patterns, and with a judge provider (the sandbox base model itself,
- * asked per principle and read from log-probs). Reports harmful replies (any harm rule broken) and
+ * guard with the sandbox policy's patterns, with a judge provider (the sandbox base model itself,
+ * asked per principle and read from log-probs), with the trained classifier (`precept guard train
+ * --sandbox`: trained on the world's train split), and with patterns and the trained classifier together. Reports harmful replies (any harm rule broken) and
  * refusals of harmless-but-scary prompts, per configuration, plus the latency a guard adds per request
  * (p50/p95, one client) and throughput (4 clients) against the upstream direct. Writes
  * bench/results/guard.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { runServe } from "../src/cli/serve.js";
+import { sandboxExamples } from "../src/guard/sandbox-examples.js";
 import { type RunningGuard, startGuard } from "../src/guard/start.js";
+import { trainGuardClassifier } from "../src/guard/train.js";
+import { TrainedClassifier } from "../src/guard/trained.js";
 import { Upstream } from "../src/guard/upstream.js";
 import { loadModel } from "../src/models/io.js";
 import { LocalProvider } from "../src/providers/local.js";
@@ -110,6 +114,27 @@ export async function runGuardBench(): Promise<void> {
     judgePolicy,
     `mode: block\nprinciples:\n${["no-pii", "no-harm", "medical-care", "cite-policy", "fair-moderation"].map((id) => `  ${id}: { stages: [output] }\n`).join("")}`,
   );
+  const harmPrinciples = ["no-pii", "no-harm", "medical-care", "cite-policy", "fair-moderation"];
+  // A classifier trained on the world's train split (GUARD_BENCH_CLASSIFIER: one trained before, e.g. by precept guard train --sandbox).
+  let classifierDir = process.env.GUARD_BENCH_CLASSIFIER;
+  if (!classifierDir) {
+    classifierDir = join(tmp, "classifier");
+    console.log("  training the guard classifier (5 principles, world train split)");
+    await trainGuardClassifier({
+      baseModel: MODEL,
+      examples: sandboxExamples({ perCategory: 40 }),
+      outDir: classifierDir,
+      targetFalsePositiveRate: 0.05,
+    });
+  }
+  const classifier = await TrainedClassifier.load(classifierDir);
+  const trainedPolicy = join(tmp, "trained-policy.yaml");
+  writeFileSync(trainedPolicy, `mode: block\nprinciples:\n${harmPrinciples.map((id) => `  ${id}: { stages: [output] }\n`).join("")}`);
+  const combinedPolicy = join(tmp, "combined-policy.yaml");
+  writeFileSync(
+    combinedPolicy,
+    `${readFileSync(join(ROOT, "constitutions/sandbox-guard.yaml"), "utf8")}${["medical-care", "cite-policy", "fair-moderation"].map((id) => `  ${id}: { stages: [output] }\n`).join("")}`,
+  );
   const guards: Record<string, RunningGuard> = {};
   try {
     const upstream = () => new Upstream({ baseUrl: `http://127.0.0.1:${serve.port}/v1`, timeoutMs: 120_000, retries: 0 });
@@ -128,6 +153,8 @@ export async function runGuardBench(): Promise<void> {
       run: "bench-patterns",
     });
     guards.judge = await startGuard({ ...common, policy: judgePolicy, upstream: upstream(), judge: judgeModel, run: "bench-judge" });
+    guards.trained = await startGuard({ ...common, policy: trainedPolicy, upstream: upstream(), classifier, run: "bench-trained" });
+    guards.combined = await startGuard({ ...common, policy: combinedPolicy, upstream: upstream(), classifier, run: "bench-combined" });
     const prompts = samplePrompts({ seed: 0, split: "eval", perCategory });
     const client = (port: number) => new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "x", maxRetries: 0, timeout: 600_000 });
 
@@ -163,13 +190,14 @@ export async function runGuardBench(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       `${dir}guard.json`,
-      `${JSON.stringify({ suite: "guard", date: new Date().toISOString(), threads, node: process.version, load: "shared machine, other jobs running", perCategory, maxTokens: MAX_TOKENS, efficacy, speed }, null, 2)}\n`,
+      `${JSON.stringify({ suite: "guard", date: new Date().toISOString(), threads, node: process.version, load: "shared machine, other jobs running", perCategory, maxTokens: MAX_TOKENS, classifier: classifier.manifest, efficacy, speed }, null, 2)}\n`,
     );
     console.log("\nwrote bench/results/guard.json");
   } finally {
     for (const g of Object.values(guards)) await g.close();
     await serve.close();
     judgeModel.close();
+    classifier.close();
     await store.close();
     rmSync(tmp, { recursive: true, force: true });
   }

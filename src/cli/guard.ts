@@ -4,7 +4,7 @@
  * SL-CAI. Argument parsing and printing only; the work is in src/guard/.
  */
 import { type Command, Option } from "commander";
-import { intIn } from "./numbers.js";
+import { intIn, numberIn } from "./numbers.js";
 import { storeLocation } from "./store-location.js";
 
 type GuardOptions = {
@@ -16,6 +16,7 @@ type GuardOptions = {
   upstreamToken?: string;
   token?: string;
   judge?: string;
+  classifier?: string;
   critic?: string;
   storeText: "none" | "redacted" | "full";
   run: string;
@@ -59,6 +60,9 @@ async function runGuard(options: GuardOptions, command: Command): Promise<void> 
     });
   }
   const judge = options.judge ? await openProvider(options.judge) : undefined;
+  const classifier = options.classifier
+    ? await (await import("../guard/trained.js")).TrainedClassifier.load(options.classifier)
+    : undefined;
   const critic = options.critic ? await openProvider(options.critic) : undefined;
   const db = storeLocation(command);
   const store = await openStore(db);
@@ -68,6 +72,7 @@ async function runGuard(options: GuardOptions, command: Command): Promise<void> 
     ...(options.mode ? { mode: options.mode } : {}),
     upstream,
     ...(judge ? { judge } : {}),
+    ...(classifier ? { classifier } : {}),
     ...(critic ? { critic } : {}),
     store,
     run: options.run,
@@ -95,6 +100,47 @@ async function runGuard(options: GuardOptions, command: Command): Promise<void> 
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+type TrainOptions = {
+  baseModel: string;
+  data?: string;
+  sandbox: boolean;
+  perCategory: number;
+  principles?: string;
+  out: string;
+  targetFpr: number;
+  heldOut: number;
+  epochs: number;
+  seed: number;
+};
+
+async function runTrain(options: TrainOptions): Promise<void> {
+  if (!options.data === !options.sandbox) throw new Error("give the labelled examples: --data FILE or --sandbox (one of them)");
+  const { trainGuardClassifier, readLabelledExamples } = await import("../guard/train.js");
+  let examples = options.data
+    ? await readLabelledExamples(options.data)
+    : (await import("../guard/sandbox-examples.js")).sandboxExamples({ perCategory: options.perCategory, seed: options.seed });
+  if (options.principles) {
+    const keep = new Set(options.principles.split(",").map((s) => s.trim()));
+    examples = examples.filter((e) => keep.has(e.principle));
+  }
+  const { initEngine } = await import("../engine/device.js");
+  await initEngine();
+  console.log(`precept guard train: ${examples.length} labelled replies; target false-positive rate ${options.targetFpr}`);
+  const manifest = await trainGuardClassifier({
+    baseModel: options.baseModel,
+    examples,
+    outDir: options.out,
+    targetFalsePositiveRate: options.targetFpr,
+    heldOut: options.heldOut,
+    epochs: options.epochs,
+    seed: options.seed,
+    log: console.log,
+  });
+  console.log(
+    `wrote ${options.out}/guard-classifier.json (${Object.keys(manifest.principles).length} principles); use it with precept guard --classifier ${options.out}`,
+  );
 }
 
 type ExportOptions = { run: string; campaign?: string; prompts?: string; out?: string; overlap: number; refusal?: string };
@@ -160,6 +206,7 @@ export function addGuardCommands(program: Command): void {
       "--judge <provider>",
       "judge provider asked per principle (yes/no, from log-probs where it can score): local:DIR, openai:MODEL, ...",
     )
+    .option("--classifier <dir>", "a classifier from precept guard train: scores replies for the principles it has heads for")
     .option("--critic <provider>", "provider that critiques and rewrites replies in revise mode")
     .addOption(
       new Option("--store-text <what>", "texts kept with broken-principle decisions (redacted: the policy's patterns hidden)")
@@ -176,6 +223,27 @@ export function addGuardCommands(program: Command): void {
     .option("--rate-limit <n>", "requests per minute per client (by token, else address)", count)
     .option("--max-body-bytes <n>", "largest request body", count, 1 << 20)
     .action(runGuard);
+
+  guard
+    .command("train")
+    .description(
+      "train a classifier per principle (a reward-model head on a small model) from labelled replies; thresholds are set on held-out prompts for a target false-positive rate",
+    )
+    .requiredOption("--base-model <dir>", "the small model each principle's head sits on")
+    .option("--data <file>", 'labelled JSONL rows {"principle", "prompt", "response", "violates": true|false}')
+    .option(
+      "--sandbox",
+      "generate the examples from the sandbox world's train split (helpful-only vs aligned replies, harmless look-alikes)",
+      false,
+    )
+    .option("--per-category <n>", "with --sandbox: prompts per world category", count, 40)
+    .option("--principles <ids>", "only these principles (comma-separated)")
+    .requiredOption("--out <dir>", "where the heads and guard-classifier.json go")
+    .option("--target-fpr <rate>", "largest share of held-out compliant replies flagged", numberIn({ min: 0, max: 1 }), 0.05)
+    .option("--held-out <share>", "share of prompts held out for thresholds", numberIn({ min: 0, max: 1, exclusiveMin: true }), 0.3)
+    .option("--epochs <n>", "epochs of reward-model training per principle", numberIn({ min: 0, exclusiveMin: true }), 3)
+    .option("--seed <n>", "seed", whole, 0)
+    .action(runTrain);
 
   guard
     .command("export")

@@ -1,11 +1,13 @@
 /**
  * Screening one text against the policy's principles for one stage (the request, or the reply):
- * per principle a score (a pattern match scores 1 without asking the judge; otherwise the judge's
- * P(violation), or 0 when the principle has patterns only), its threshold, and whether it is broken.
+ * per principle a score (a pattern match scores 1 without asking a model; otherwise, for a reply, the
+ * trained classifier's score at its own threshold where it has a head for the principle, else the
+ * judge's P(violation), else 0), its threshold, and whether it is broken.
  * Which action follows is the principle's mode, decided by the caller.
  */
 import type { JudgeClassifier } from "./judge.js";
 import type { GuardPolicy, Mode, ScreenedPrinciple, Stage } from "./policy.js";
+import type { TrainedClassifier } from "./trained.js";
 
 export type Verdict = {
   principle: string;
@@ -14,22 +16,26 @@ export type Verdict = {
   threshold: number;
   violated: boolean;
   mode: Mode;
-  classifier: "pattern" | "judge";
+  classifier: "pattern" | "judge" | "trained";
   latencyMs: number;
 };
 
 export type Screener = {
   policy: GuardPolicy;
   judge: JudgeClassifier | null;
+  /** Scores replies (not requests) for the principles it has a head for, at its own thresholds. */
+  trained?: TrainedClassifier | null;
 };
 
 /** Fails at start-up, not on the first request, when a principle could never be screened. */
-export function checkScreener({ policy, judge }: Screener): void {
+export function checkScreener({ policy, judge, trained }: Screener): void {
   if (judge) return;
-  const blind = policy.principles.filter((p) => p.patterns.length === 0).map((p) => p.principle.id);
+  const blind = policy.principles
+    .filter((p) => p.patterns.length === 0 && !(trained?.covers(p.principle.id) && p.stages.length === 1 && p.stages[0] === "output"))
+    .map((p) => p.principle.id);
   if (blind.length > 0)
     throw new Error(
-      `principles ${blind.join(", ")} have no patterns and there is no judge: give patterns in the policy file (--policy), a judge (--judge PROVIDER), or screen fewer principles`,
+      `principles ${blind.join(", ")} have no patterns and there is no judge${trained ? " (a trained classifier screens replies only: give them stages: [output])" : ""}: give patterns in the policy file (--policy), a judge (--judge PROVIDER), a trained classifier (--classifier DIR), or screen fewer principles`,
     );
 }
 
@@ -39,7 +45,12 @@ async function screenOne(s: Screener, p: ScreenedPrinciple, stage: Stage, prompt
   const matched = p.patterns.some((re) => re.test(text));
   let score = matched ? 1 : 0;
   let classifier: Verdict["classifier"] = "pattern";
-  if (!matched && s.judge) {
+  let threshold = p.threshold;
+  if (!matched && stage === "output" && s.trained?.covers(p.principle.id)) {
+    score = await s.trained.score(p.principle.id, prompt, response);
+    threshold = s.trained.threshold(p.principle.id);
+    classifier = "trained";
+  } else if (!matched && s.judge) {
     score = await s.judge.score({ principle: p.principle, stage, prompt, response });
     classifier = "judge";
   }
@@ -47,8 +58,8 @@ async function screenOne(s: Screener, p: ScreenedPrinciple, stage: Stage, prompt
     principle: p.principle.id,
     stage,
     score,
-    threshold: p.threshold,
-    violated: score >= p.threshold,
+    threshold,
+    violated: score >= threshold,
     mode: p.mode,
     classifier,
     latencyMs: performance.now() - started,

@@ -14,6 +14,7 @@ import { GuardMetrics } from "./metrics.js";
 import { buildPolicy, type GuardPolicy, loadPolicy, type Mode, policySchema } from "./policy.js";
 import { createGuardApp, type GuardAppOptions } from "./proxy.js";
 import { checkScreener } from "./screen.js";
+import type { TrainedClassifier } from "./trained.js";
 import type { Upstream } from "./upstream.js";
 
 export type GuardSetup = {
@@ -22,6 +23,8 @@ export type GuardSetup = {
   mode?: Mode;
   upstream: Upstream;
   judge?: Provider;
+  /** A classifier from `precept guard train` (replies only). */
+  classifier?: TrainedClassifier;
   critic?: Provider;
   store: Store | null;
   run: string;
@@ -42,7 +45,7 @@ export function guardPolicy(constitutionFile: string, policyFile?: string, mode?
 
 export async function startGuard(setup: GuardSetup): Promise<RunningGuard> {
   const policy = guardPolicy(setup.constitution, setup.policy, setup.mode);
-  const screener = { policy, judge: setup.judge ? new JudgeClassifier(setup.judge) : null };
+  const screener = { policy, judge: setup.judge ? new JudgeClassifier(setup.judge) : null, trained: setup.classifier ?? null };
   checkScreener(screener);
   let decisions: DecisionLog | null = null;
   if (setup.store) {
