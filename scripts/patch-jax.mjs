@@ -27,6 +27,19 @@
  *    itself on `globalThis.__jaxWasmAllocator`, so Precept can report the
  *    heap's size (engine/live-buffers.ts).
  *
+ * 4. A kernel run synchronously runs on the main thread alone, and
+ *    builds a new WebAssembly instance each time. Eager jit (patch 2) runs
+ *    every kernel that way, so a block-by-block training step used one core
+ *    of two. The fix splits a large synchronous kernel across the worker
+ *    threads as the asynchronous path does: the main thread posts the other
+ *    chunks, computes the first, and waits on a shared counter the workers
+ *    bump (Atomics.wait; no reply message, so the pool's reply handlers are
+ *    untouched). Only once the pool is up (a thread that is still starting
+ *    would need the main thread's event loop to get its message); the main
+ *    thread's instance is cached per kernel. Off when
+ *    `globalThis.__jaxSyncThreads` is false; counted in
+ *    `globalThis.__jaxSyncParallelKernels`.
+ *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
  */
@@ -52,6 +65,70 @@ const patches = [
     name: "eager jit execution (call)",
     from: "const { outputs, pending } = jitCompile(backend, jaxpr).execute(args.map((x) => x._realizeSource()));",
     to: 'const sources = args.map((x) => x._realizeSource()); const eager = backend.type === "wasm" && globalThis.__jaxEagerJit === true; if (eager) for (const exe of new Set(args.flatMap((x) => x.#pending))) { exe.prepareSync(); exe.submit(); } const { outputs, pending } = jitCompile(backend, jaxpr).execute(sources, eager);',
+  },
+];
+const SYNC_MIN_COST = 1 << 18;
+const backendPatches = [
+  {
+    name: "parallel synchronous kernels (worker side)",
+    from: '  try {\n    if (msg.type === "kernel") {',
+    to:
+      '  if (msg.type === "kernel-sync") {\n' +
+      "    try { kernelFunc(msg.kernelHash, msg.module)(...msg.ptrs, msg.begin, msg.end); }\n" +
+      "    catch (err) { Atomics.store(msg.flag, 1, 1); }\n" +
+      "    Atomics.add(msg.flag, 0, 1); Atomics.notify(msg.flag, 0);\n" +
+      "    return;\n" +
+      "  }\n" +
+      '  try {\n    if (msg.type === "kernel") {',
+  },
+  {
+    name: "parallel synchronous kernels (pool ready)",
+    from: "\t\tthis.#ready = Promise.all(readyPromises).then(() => {\n\t\t\tURL.revokeObjectURL(url);",
+    to: "\t\tthis.#ready = Promise.all(readyPromises).then(() => {\n\t\t\tthis.syncReady = true;\n\t\t\tURL.revokeObjectURL(url);",
+  },
+  {
+    name: "parallel synchronous kernels (pool)",
+    from: "\tget epoch() {\n\t\treturn this.#epoch;\n\t}\n",
+    to:
+      "\tget epoch() {\n\t\treturn this.#epoch;\n\t}\n" +
+      "\tsyncReady = false;\n" +
+      "\t#syncFlag = new Int32Array(new SharedArrayBuffer(8));\n" +
+      "\t/** Runs a kernel across the main thread and the worker threads, synchronously; false when it is not worth it or the pool is not up. */\n" +
+      "\tdispatchSync(program, ptrs, mainFunc, cost) {\n" +
+      "\t\tif (!this.syncReady) { this.#ensureInit(); return false; }\n" +
+      `\t\tif (globalThis.__jaxSyncThreads === false || cost < ${SYNC_MIN_COST} || this.#workers.length < 2) return false;\n` +
+      "\t\tconst size = program.workSize;\n" +
+      "\t\tconst n = Math.min(this.#workers.length, Math.ceil(size / (program.minWorkPerWorker ?? MIN_ELEMS_PER_THREAD)));\n" +
+      "\t\tif (n < 2) return false;\n" +
+      "\t\tconst chunkSize = Math.ceil(size / n / program.chunkAlignment) * program.chunkAlignment;\n" +
+      "\t\tconst flag = this.#syncFlag;\n" +
+      "\t\tAtomics.store(flag, 0, 0);\n" +
+      "\t\tAtomics.store(flag, 1, 0);\n" +
+      "\t\tlet posted = 0;\n" +
+      "\t\tfor (let i = 1; i < n; i++) {\n" +
+      "\t\t\tconst begin = i * chunkSize;\n" +
+      "\t\t\tif (begin >= size) break;\n" +
+      '\t\t\tthis.#workers[i].postMessage({ type: "kernel-sync", kernelHash: program.kernelHash, module: program.module, ptrs, begin, end: Math.min(begin + chunkSize, size), flag });\n' +
+      "\t\t\tposted++;\n" +
+      "\t\t}\n" +
+      "\t\tglobalThis.__jaxSyncParallelKernels = (globalThis.__jaxSyncParallelKernels ?? 0) + 1;\n" +
+      "\t\tmainFunc(...ptrs, 0, Math.min(chunkSize, size));\n" +
+      "\t\tconst started = Date.now();\n" +
+      "\t\tfor (let done = Atomics.load(flag, 0); done < posted; done = Atomics.load(flag, 0)) {\n" +
+      '\t\t\tif (Date.now() - started > 300000) throw new Error("a wasm worker thread did not finish its kernel chunk in 300 s");\n' +
+      "\t\t\tAtomics.wait(flag, 0, done, 1000);\n" +
+      "\t\t}\n" +
+      '\t\tif (Atomics.load(flag, 1) !== 0) throw new Error("a wasm worker failed running a kernel chunk");\n' +
+      "\t\treturn true;\n" +
+      "\t}\n",
+  },
+  {
+    name: "parallel synchronous kernels (dispatch)",
+    from: "\t\t\t\tconst func = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;\n\t\t\t\tfunc(...ptrs, 0, program.workSize);",
+    to:
+      "\t\t\t\tconst func = program.mainFunc ??= new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;\n" +
+      "\t\t\t\tconst cost = exe.source.size * (exe.source.reduction?.size ?? 1);\n" +
+      "\t\t\t\tif (!this.#workerPool?.dispatchSync(program, ptrs, func, cost)) func(...ptrs, 0, program.workSize);",
   },
 ];
 const ALLOCATOR = `var WasmAllocator = class {
@@ -165,16 +242,33 @@ for (const file of readdirSync(dist).filter((f) => /^(index|backend-[\w-]+)\.c?j
       changed = true;
       console.log(`patch-jax: ${name} in ${path}`);
     }
-  } else if (source.includes(ALLOCATOR_START) && !source.includes("globalThis.__jaxWasmAllocator = this;")) {
-    const start = source.indexOf(ALLOCATOR_START);
-    const end = source.indexOf(ALLOCATOR_END, start);
-    if (end < 0 || !source.slice(start, end).includes("#freeLists")) {
-      console.error(`patch-jax: ${path}: the wasm allocator is not as expected; check this jax-js version (see scripts/patch-jax.mjs)`);
-      process.exit(1);
+  } else {
+    if (source.includes(ALLOCATOR_START)) {
+      for (const { name, from, to } of backendPatches) {
+        if (source.includes(to)) continue;
+        const at = source.indexOf(from);
+        if (at < 0 || source.indexOf(from, at + 1) >= 0) {
+          console.error(
+            `patch-jax: ${path} does not contain the expected code for ${name} exactly once; check whether this jax-js version still needs it (see scripts/patch-jax.mjs)`,
+          );
+          process.exit(1);
+        }
+        source = source.replace(from, to);
+        changed = true;
+        console.log(`patch-jax: ${name} in ${path}`);
+      }
     }
-    source = source.slice(0, start) + ALLOCATOR + source.slice(end);
-    changed = true;
-    console.log(`patch-jax: best-fit wasm allocator in ${path}`);
+    if (source.includes(ALLOCATOR_START) && !source.includes("globalThis.__jaxWasmAllocator = this;")) {
+      const start = source.indexOf(ALLOCATOR_START);
+      const end = source.indexOf(ALLOCATOR_END, start);
+      if (end < 0 || !source.slice(start, end).includes("#freeLists")) {
+        console.error(`patch-jax: ${path}: the wasm allocator is not as expected; check this jax-js version (see scripts/patch-jax.mjs)`);
+        process.exit(1);
+      }
+      source = source.slice(0, start) + ALLOCATOR + source.slice(end);
+      changed = true;
+      console.log(`patch-jax: best-fit wasm allocator in ${path}`);
+    }
   }
   if (changed) writeFileSync(path, source);
 }

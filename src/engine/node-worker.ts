@@ -88,6 +88,11 @@ export class NodeWorker {
   }
 
   postMessage(data: unknown): void {
+    if ((data as { type?: string }).type === "kernel-sync") {
+      // Answered through shared memory while the main thread waits (patch-jax 4): no reply to count.
+      this.#thread.postMessage(data);
+      return;
+    }
     this.#outstanding++;
     this.#thread.ref();
     if (this.#queued) this.#queued.push(data);
