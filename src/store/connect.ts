@@ -3,9 +3,11 @@
  * 12: WAL mode so readers do not block the writer, a busy timeout so several
  * processes can share the file) or a PostgreSQL server (`pg`, a small pool).
  * What differs between the engines beyond SQL lives here: how errors about
- * the location are worded, and PostgreSQL handing JSONB and BIGINT back as
- * JSON text and numbers, the way SQLite does.
+ * the location are worded, PostgreSQL handing JSONB and BIGINT back as JSON
+ * text and numbers, the way SQLite does, and one SQLite connection per file
+ * in a process (see `connectSqlite`).
  */
+import { resolve } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type { Tables } from "./schema.js";
 
@@ -15,6 +17,8 @@ export type Connection = {
   dialect: Dialect;
   /** An engine error → one that names the location and says what to do, where it is about the location itself. */
   describeError: (error: unknown) => unknown;
+  /** Lets go of the database (closed when its last user lets go); a second call does nothing. */
+  close: () => Promise<void>;
 };
 
 export const isPostgresUrl = (location: string) => /^postgres(ql)?:\/\//.test(location);
@@ -24,7 +28,44 @@ export async function connect(location: string): Promise<Connection> {
   return isPostgresUrl(location) ? connectPostgres(location) : connectSqlite(location);
 }
 
+/** The SQLite files open in this process, each with one connection and a count of the stores using it. */
+const openFiles = new Map<string, { db: Promise<Kysely<Tables>>; users: number }>();
+
+/**
+ * Stores of one file in one process share its connection, so their queries take turns (Kysely queues them).
+ * With a connection each, one store waiting for the file's write lock would block the thread in
+ * better-sqlite3's busy wait while the other, holding the lock across an `await` of its transaction, could
+ * never finish: "database is locked" after the 10 s timeout. Other processes wait on their own threads.
+ */
 async function connectSqlite(path: string): Promise<Connection> {
+  const key = path === ":memory:" || path === "" ? null : resolve(path);
+  let file = key ? openFiles.get(key) : undefined;
+  if (!file) {
+    file = { db: openSqlite(path), users: 0 };
+    if (key) {
+      openFiles.set(key, file);
+      file.db.catch(() => openFiles.delete(key));
+    }
+  }
+  file.users++;
+  const db = await file.db;
+  let closed = false;
+  const shared = file;
+  return {
+    db,
+    dialect: "sqlite",
+    describeError: (e) => fileError(e, path),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (--shared.users > 0) return;
+      if (key && openFiles.get(key) === shared) openFiles.delete(key);
+      await db.destroy();
+    },
+  };
+}
+
+async function openSqlite(path: string): Promise<Kysely<Tables>> {
   const { default: Database } = await import("better-sqlite3");
   let database: InstanceType<typeof Database>;
   try {
@@ -40,11 +81,7 @@ async function connectSqlite(path: string): Promise<Connection> {
     database.close();
     throw fileError(error, path);
   }
-  return {
-    db: new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }),
-    dialect: "sqlite",
-    describeError: (e) => fileError(e, path),
-  };
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
 }
 
 const INT8 = 20;
@@ -73,7 +110,9 @@ async function connectPostgres(url: string): Promise<Connection> {
       }),
     end: () => pool.end(),
   };
-  return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool: connecting }) }), dialect: "postgres", describeError: (e) => e };
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: connecting }) });
+  let closed: Promise<void> | undefined;
+  return { db, dialect: "postgres", describeError: (e) => e, close: () => (closed ??= db.destroy()) };
 }
 
 /** A connection URL without its password, for messages. */

@@ -32,7 +32,7 @@ import {
   toCampaign,
   toCampaignItem,
 } from "./annotation.js";
-import type { Dialect } from "./connect.js";
+import type { Connection, Dialect } from "./connect.js";
 import { MIGRATIONS } from "./migrations.js";
 import { emptyCounts, RUN_RECORD_COUNTS_SQL, RUNS_SQL, toClaimers, toRunSummaries, toStoredRecord, toWorkItem } from "./rows.js";
 import type { Tables } from "./schema.js";
@@ -64,10 +64,15 @@ function* chunks<T>(items: T[], size = CHUNK): Generator<T[]> {
 }
 
 export class SqlStore implements Store {
-  constructor(
-    readonly db: Db,
-    readonly dialect: Dialect,
-  ) {}
+  readonly db: Db;
+  readonly dialect: Dialect;
+  readonly #connection: Connection;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+    this.db = connection.db;
+    this.dialect = connection.dialect;
+  }
 
   /** Runs `body` in one transaction on one connection (see the header for how each engine begins). */
   async #transaction<T>(body: (tx: Db) => Promise<T>): Promise<T> {
@@ -587,7 +592,7 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.db.destroy();
+    await this.#connection.close();
   }
 }
 

@@ -172,8 +172,10 @@ describe.each(engines)("the %s store", (_name, location) => {
 
 describe.each(engines)("records in the %s store", (_name, location) => {
   let store: Store;
+  let where: string;
   beforeAll(async () => {
-    store = await openStore(location());
+    where = location();
+    store = await openStore(where);
   });
   afterAll(async () => store.close());
 
@@ -242,6 +244,26 @@ describe.each(engines)("records in the %s store", (_name, location) => {
       /has no revision records \(it has 1 prompt\); nothing written/,
     );
     expect(existsSync(path)).toBe(false);
+  });
+
+  it("two stores of one location in one process write at once without waiting on each other's lock", async () => {
+    // On SQLite they share the file's connection; with one each, this stalled for the busy timeout and failed "database is locked".
+    const other = await openStore(where);
+    const run = `two-stores-${Math.random()}`;
+    await store.enqueue(
+      run,
+      Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, kind: "x" })),
+    );
+    const write = (s: Store, name: string) =>
+      Array.from({ length: 20 }, async (_, i) => {
+        await s.addRecords(run, [{ kind: "prompt", key: `${name}${i}`, data: { i } }]);
+        return s.claim(run, name, { limit: 1, leaseMs: 60_000 });
+      });
+    const claimed = (await Promise.all([...write(store, "a"), ...write(other, "b")])).flat();
+    await other.close();
+    expect(await store.records(run)).toHaveLength(40);
+    expect(new Set(claimed.map((i) => i.id)).size).toBe(40);
+    expect(await store.counts(run)).toMatchObject({ claimed: 40, pending: 0 });
   });
 
   it("keeps a provider cache, so a rerun pays for no request twice", async () => {

@@ -109,8 +109,8 @@ export interface Store extends AnnotationStore {
 
 /** `postgres://…` / `postgresql://…` opens PostgreSQL; anything else is a SQLite file path (default `precept.db`). */
 export async function openStore(location = process.env.PRECEPT_DB ?? "precept.db"): Promise<Store> {
-  const { db, dialect, describeError } = await connect(location);
-  const store = withDescribedErrors(new SqlStore(db, dialect), describeError);
+  const connection = await connect(location);
+  const store = withDescribedErrors(new SqlStore(connection), connection.describeError);
   try {
     await store.migrate();
   } catch (error) {
