@@ -41,15 +41,46 @@ export function validateConstitution(
   locate: (path: PropertyKey[]) => number | null = () => null,
 ): LoadedConstitution {
   const parsed = constitutionSchema.safeParse(data);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue: z.core.$ZodIssue) => {
+  // Duplicate ids are checked on the raw data too: the schema's own check runs only once every principle is valid.
+  const duplicates = duplicateIds(data);
+  if (!parsed.success || duplicates.length > 0) {
+    const issues = [
+      ...(parsed.success ? [] : parsed.error.issues.filter((issue) => !issue.message.startsWith("duplicate principle id"))),
+      ...duplicates,
+    ].sort((a, b) => (locate(a.path) ?? 0) - (locate(b.path) ?? 0));
+    const lines = issues.map((issue) => {
       const line = locate(issue.path);
       const field = issue.path.length > 0 ? `field "${issue.path.join(".")}": ` : "";
-      return `${source}${line ? `:${line}` : ""}: ${field}${issue.message}`;
+      return `${source}${line ? `:${line}` : ""}: ${field}${describeIssue(issue)}`;
     });
     throw new ConstitutionError(lines.join("\n"));
   }
   return { ...parsed.data, hash: constitutionHash(parsed.data), source };
+}
+
+type Issue = { path: PropertyKey[]; message: string };
+
+/** zod's "expected string, received undefined" for a field that is not there says "missing field". */
+function describeIssue(issue: Issue | z.core.$ZodIssue): string {
+  if ("code" in issue && issue.code === "invalid_type" && /received undefined$/.test(issue.message))
+    return `missing field (expected ${(issue as { expected?: string }).expected ?? "a value"})`;
+  return issue.message;
+}
+
+function duplicateIds(data: unknown): Issue[] {
+  const principles = (data as { principles?: unknown } | null)?.principles;
+  if (!Array.isArray(principles)) return [];
+  const seen = new Map<unknown, number>();
+  const issues: Issue[] = [];
+  principles.forEach((p, i) => {
+    const id = (p as { id?: unknown } | null)?.id;
+    if (typeof id !== "string") return;
+    const first = seen.get(id);
+    if (first !== undefined)
+      issues.push({ path: ["principles", i, "id"], message: `duplicate principle id "${id}" (first at principles.${first})` });
+    else seen.set(id, i);
+  });
+  return issues;
 }
 
 export function parseConstitution(text: string, source: string): LoadedConstitution {
