@@ -35,6 +35,16 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The progress bar's last state in a child's stderr (cli-progress redraws with carriage returns). */
+function lastBar(stderr: string): string {
+  return (
+    stderr
+      .split(/[\r\n]+/)
+      .filter((line) => / steps \| /.test(line))
+      .at(-1) ?? ""
+  );
+}
+
 describe("precept train", () => {
   it("runs SFT from a YAML config with flags overriding it, and resumes from the latest checkpoint", () => {
     const out = join(tmp, "sft-out");
@@ -42,10 +52,18 @@ describe("precept train", () => {
       join(tmp, "sft.yaml"),
       `model_name_or_path: ${base}\ntrain_file: ${join(tmp, "sft.jsonl")}\noutput_dir: ${out}\nmax_steps: 50\nlearning_rate: 0.003\nsave_steps: 2\nprogress: false\n`,
     );
-    const first = precept("train", "sft", "--config", join(tmp, "sft.yaml"), "--max_steps", "4", "--per_device_train_batch_size", "3");
+    const first = precept(
+      ...["train", "sft", "--config", join(tmp, "sft.yaml"), "--max_steps", "4", "--per_device_train_batch_size", "3"],
+      ...["--logging_steps", "3", "--progress", "true"],
+    );
     expect(first.err).not.toMatch(/Error/);
     expect(first.code).toBe(0);
-    expect(first.out).toMatch(/sft: done after 4 steps \(loss \d/);
+    expect(first.out).toMatch(/sft: done after 4 steps \(loss \d.*; last logging window, as in metrics.jsonl\)/);
+    // The end-of-run line, the progress bar's last state and metrics.jsonl's last line give the same final loss.
+    const lastLine = JSON.parse(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").at(-1) as string);
+    expect(lastLine.step).toBe(4);
+    expect(first.out).toContain(`(loss ${lastLine.loss.toFixed(4)};`);
+    expect(lastBar(first.err)).toMatch(new RegExp(`4/4 steps \\| loss ${lastLine.loss.toFixed(4)} \\|`));
     for (const f of ["config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "checkpoint-4/trainer_state.json"])
       expect(existsSync(join(out, f))).toBe(true);
     const resumed = precept(
@@ -99,12 +117,13 @@ describe("precept train", () => {
       "4",
       "--response_length",
       "6",
-      "--progress",
-      "false",
     );
     expect(ppo.err).not.toMatch(/Error/);
     expect(ppo.code).toBe(0);
     expect(ppo.out).toMatch(/ppo: done after 8 steps \(objective\/kl -?\d.*objective\/scores -?\d/);
+    // PPO's bar shows its own metrics (it logs no "loss"), ending on the values of the end-of-run line.
+    const shown = /\((objective\/kl .*); last logging window/.exec(ppo.out)?.[1] as string;
+    expect(lastBar(ppo.err)).toContain(`8/8 steps | ${shown} |`);
   });
 
   it("explains bad configs and bad datasets, naming the field or the file and line", () => {

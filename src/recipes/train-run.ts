@@ -3,7 +3,7 @@
  * model(s), read and tokenize the dataset, train, and say where the results are.
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { messageSchema, preferenceRowSchema, promptRowSchema, readJsonl, readJsonlLines, sftRowSchema } from "../data/dataset.js";
 import { packExamples, preferenceExample, promptIds, sftExample } from "../data/examples.js";
@@ -27,7 +27,7 @@ import type {
   RlooConfig,
   SftConfig,
 } from "../train/configs.js";
-import { resolveResume } from "../train/core.js";
+import { finalMetrics, headline, resolveResume } from "../train/core.js";
 import { trainCpo, trainOrpo } from "../train/cpo.js";
 import { trainDpo } from "../train/dpo.js";
 import { trainGrpo, trainRloo } from "../train/group.js";
@@ -68,14 +68,12 @@ function resumeDir(options: RunOptions, outputDir: string): string | undefined {
   return options.resume ? resolveResume(options.resume, outputDir) : undefined;
 }
 
+/** The end-of-run line: the values metrics.jsonl ends with (its last logging window), which the progress bar showed too. */
 function report(name: string, outputDir: string, history: Record<string, number>[]): void {
-  const last = history[history.length - 1] ?? {};
-  const shown = Object.entries(last)
-    .filter(([k]) => ["loss", "accuracy", "rewards/accuracies", "objective/scores", "objective/kl", "reward"].includes(k))
-    .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`)
-    .join(", ");
+  const final = finalMetrics(join(outputDir, "metrics.jsonl"));
+  const shown = headline(final);
   console.log(
-    `${name}: done after ${last.step ?? 0} steps${shown ? ` (${shown})` : ""}; model and checkpoints in ${outputDir}, metrics in ${outputDir}/metrics.jsonl`,
+    `${name}: done after ${final.step ?? history.at(-1)?.step ?? 0} steps${shown ? ` (${shown}; last logging window, as in metrics.jsonl)` : ""}; model and checkpoints in ${outputDir}, metrics in ${outputDir}/metrics.jsonl`,
   );
 }
 

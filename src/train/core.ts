@@ -59,7 +59,8 @@ export class TrainerCore {
   extra: Record<string, unknown> = {};
   readonly metricsPath: string;
   #bar: cliProgress.SingleBar | null = null;
-  #lastLoss = "-";
+  /** The last logged value of each metric: what the progress bar shows, and what metrics.jsonl ends with. */
+  #logged: Record<string, number> = {};
 
   constructor(
     readonly trainer: string,
@@ -155,22 +156,22 @@ export class TrainerCore {
   log(metrics: Record<string, number>): void {
     const record = { step: this.step, epoch: Number(this.data.epoch.toFixed(4)), ...metrics };
     writeFileSync(this.metricsPath, `${JSON.stringify(record)}\n`, { flag: "a" });
-    if (metrics.loss !== undefined) this.#lastLoss = metrics.loss.toFixed(4);
-    this.#bar?.update(this.step, { loss: this.#lastLoss });
+    Object.assign(this.#logged, metrics);
+    this.#bar?.update(this.step, { metrics: headline(this.#logged) || "-" });
   }
 
   startProgress(): void {
     if (!this.config.progress) return;
     this.#bar = new cliProgress.SingleBar(
       {
-        format: `${this.trainer} [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left`,
+        format: `${this.trainer} [{bar}] {value}/{total} steps | {metrics} | {eta_formatted} left`,
         hideCursor: true,
         noTTYOutput: true,
         notTTYSchedule: 5000,
       },
       cliProgress.Presets.shades_classic,
     );
-    this.#bar.start(this.totalSteps, this.step, { loss: this.#lastLoss });
+    this.#bar.start(this.totalSteps, this.step, { metrics: headline(this.#logged) || "-" });
   }
 
   stopProgress(): void {
@@ -278,6 +279,43 @@ export class TrainerCore {
     this.data = state.data;
     this.extra = state.extra ?? {};
   }
+}
+
+/** The metrics the progress bar and the end-of-run line show, when a trainer logs them. */
+export const HEADLINE_METRICS = [
+  "loss",
+  "accuracy",
+  "rewards/accuracies",
+  "objective/scores",
+  "objective/kl",
+  "reward",
+  "eval_loss",
+  "eval_accuracy",
+  "eval_rewards/accuracies",
+];
+
+/** `loss 0.1234, objective/kl 0.5000`: a record's headline metrics in the record's order. */
+export function headline(record: Record<string, number>): string {
+  return Object.entries(record)
+    .filter(([name, value]) => HEADLINE_METRICS.includes(name) && typeof value === "number")
+    .map(([name, value]) => `${name} ${value.toFixed(4)}`)
+    .join(", ");
+}
+
+/**
+ * The last logged value of every metric in a metrics.jsonl (later lines win):
+ * the same values the progress bar ended on. For SFT, RM and DPO-style
+ * trainers a training line is the mean of its logging window (the last one
+ * ends at the final step); the online trainers log every step.
+ */
+export function finalMetrics(path: string): Record<string, number> {
+  const merged: Record<string, number> = {};
+  if (!existsSync(path)) return merged;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    Object.assign(merged, JSON.parse(line) as Record<string, number>);
+  }
+  return merged;
 }
 
 /** The shuffled order of an epoch: seeded by (seed, epoch) only, so resuming reproduces it. */
