@@ -1,6 +1,6 @@
 /** `precept eval` as a user runs it: every command, kill -9 in the middle and a rerun, a malformed row. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -47,6 +47,8 @@ describe("precept eval", () => {
     expect(Object.keys(summary.suites)).toEqual(["mc", "prefs", "xstest"]);
     expect(summary.suites.xstest).toMatchObject({ n: 8, skipped: 0 });
     expect(lines(join(out, "xstest.jsonl"))).toHaveLength(8);
+    const report = readFileSync(join(out, "report.html"), "utf8");
+    for (const suite of ["mc", "prefs", "xstest"]) expect(report).toContain(`<section class="suite" id="suite-${suite}"`);
     console.log(`precept eval run, sandbox-base: ${run.out.trim()}`);
 
     const compare = runPrecept("eval", "compare", out, out);
@@ -129,6 +131,40 @@ describe("precept eval", () => {
     const none = runPrecept("eval", "run", "--model", `local:${SANDBOX}`, "--out", join(tmp, "none"));
     expect(none.code).toBe(1);
     expect(none.err).toMatch(/give at least one --suite/);
+  });
+
+  it("an hf: dataset id from the Hugging Face cache (HF_HUB_CACHE, HF_HUB_OFFLINE=1); one not cached is a clear error", () => {
+    // The cache as huggingface_hub lays it out, holding XSTest's CSV under the split's conventional name.
+    const cache = join(tmp, "hf-cache");
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    const repo = join(cache, "datasets--walledai--XSTest");
+    mkdirSync(join(repo, "snapshots", commit, "data"), { recursive: true });
+    mkdirSync(join(repo, "refs"), { recursive: true });
+    writeFileSync(join(repo, "refs", "main"), commit);
+    copyFileSync(`${FIXTURES}xstest.csv`, join(repo, "snapshots", commit, "data", "test.csv"));
+    const saved = { cache: process.env.HF_HUB_CACHE, offline: process.env.HF_HUB_OFFLINE };
+    process.env.HF_HUB_CACHE = cache;
+    process.env.HF_HUB_OFFLINE = "1";
+    try {
+      const out = join(tmp, "hf");
+      const args = ["--threads", "2", "eval", "run", "--model", `local:${SANDBOX}`, "--max-tokens", "8", "--limit", "2", "--out", out];
+      const run = runPrecept(...args, "--suite", "xstest=hf:walledai/XSTest:test");
+      expect(run.err).not.toMatch(/precept:/);
+      expect(run.code).toBe(0);
+      const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+      expect(summary.suites.xstest.spec).toBe(`xstest=${join(repo, "snapshots", commit, "data", "test.csv")}`);
+      expect(summary.suites.xstest.n).toBe(2);
+      const missing = runPrecept(...args, "--suite", "xstest=hf:nobody/nothing:test");
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain(`hf:nobody/nothing:test is not in the Hugging Face cache (${cache}) and HF_HUB_OFFLINE is set`);
+    } finally {
+      for (const [key, value] of [
+        ["HF_HUB_CACHE", saved.cache],
+        ["HF_HUB_OFFLINE", saved.offline],
+      ] as const)
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+    }
   });
 
   it.skipIf(!existsSync(STORIES))("run on stories260K (a real Llama checkpoint)", () => {
