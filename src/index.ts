@@ -64,6 +64,7 @@ export * from "./feedback/export.js";
 export { type CampaignReport, campaignReport } from "./feedback/report.js";
 export { itemsFromComparisons, itemsFromJsonl } from "./feedback/sources.js";
 export { addAnnotator, revokeAnnotator, rotateToken } from "./feedback/users.js";
+export * from "./guard/index.js";
 export * from "./models/index.js";
 export * from "./providers/index.js";
 export { openProviders } from "./recipes/open-providers.js";
