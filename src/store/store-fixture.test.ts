@@ -2,16 +2,20 @@
  * A `precept.db` written by the previous, hand-written SQLite store (schema
  * version 5; see test/fixtures/store/make-fixture.ts) opens with the current
  * store and migrates with nothing lost: every table keeps every row as it
- * was, and the store API reads back exactly what the old code read.
+ * was, and the store API reads back exactly what the old code read. And a
+ * store at an older schema (v3), with rows, is brought to the latest by the
+ * versioned migrations, once, on both engines.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { fill, readAll } from "../../test/fixtures/store/make-fixture.js";
 import { storeEngines } from "../../test/helpers/store-engines.js";
+import { MIGRATIONS } from "./migrations.js";
 import { openStore } from "./store.js";
 
 const fixture = fileURLToPath(new URL("../../test/fixtures/store/precept-v5.db", import.meta.url));
@@ -91,5 +95,76 @@ describe.each(engines)("the %s store, given the writes that made the fixture", (
     } finally {
       await store.close();
     }
+  });
+});
+
+/** A fresh database of `location`'s engine: its location and a connection of its own that runs SQL on it directly. */
+async function freshDatabase(location: string) {
+  if (!location.startsWith("postgres")) {
+    const db = new Database(location);
+    return {
+      location,
+      exec: async (text: string) => void db.exec(text),
+      rows: async (text: string) => db.prepare(text).all(),
+      end: async () => db.close(),
+    };
+  }
+  const name = `v3_${Math.random().toString(36).slice(2)}`;
+  const admin = new pg.Client({ connectionString: location });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = location.replace(/\/[^/]+$/, `/${name}`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    location: url,
+    exec: async (text: string) => void (await client.query(text)),
+    rows: async (text: string) => (await client.query(text)).rows,
+    end: () => client.end(),
+  };
+}
+
+describe.each(engines)("a %s store at schema v3", (_name, location) => {
+  it("migrates to the latest version once (two opening at once), keeping its rows", async () => {
+    const old = await freshDatabase(location());
+    const dialect = old.location.startsWith("postgres") ? "postgres" : "sqlite";
+    await old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+    for (const migration of MIGRATIONS.slice(0, 3)) {
+      await old.exec(migration[dialect]);
+      await old.exec(`INSERT INTO schema_migrations VALUES (${migration.version}, '${migration.name}', 1)`);
+    }
+    await old.exec(`INSERT INTO work_items (run_id, key, kind, payload, status, claimed_by, claim_expires_at, attempts, created_at, updated_at)
+      VALUES ('r', 'k', 'generate', '{"prompt":"p"}', 'claimed', 'w', 9999999999999, 1, 5, 6)`);
+    await old.exec(`INSERT INTO annotators (name, token_hash, created_at) VALUES ('ann', 'h', 7)`);
+
+    const [a, b] = await Promise.all([openStore(old.location), openStore(old.location)]);
+    await b.close();
+    expect(await a.items("r")).toEqual([
+      {
+        id: 1,
+        runId: "r",
+        key: "k",
+        kind: "generate",
+        payload: { prompt: "p" },
+        status: "claimed",
+        claimedBy: "w",
+        claimExpiresAt: 9999999999999,
+        attempts: 1,
+        result: null,
+        error: null,
+      },
+    ]);
+    // The columns of migrations 4 and 5 are there, empty for the old rows, and work.
+    expect(await a.claimers("r")).toEqual([{ worker: "w", host: null, pid: null, items: 1 }]);
+    expect(await a.annotatorByTokenHash("h")).toEqual({ id: 1, name: "ann", createdAt: 7, revokedAt: null });
+    await a.revokeAnnotator(1);
+    expect((await a.annotators())[0]?.revokedAt).toBeGreaterThan(0);
+    await a.close();
+    // Each version applied once, the old ones left as they were.
+    const applied = await old.rows("SELECT version, applied_at FROM schema_migrations ORDER BY version");
+    expect(applied.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(applied.slice(0, 3).map((r) => Number(r.applied_at))).toEqual([1, 1, 1]);
+    await old.end();
   });
 });
