@@ -189,6 +189,31 @@ describe("precept guard in front of precept serve, with the official openai clie
     else expect(content).toBe("I can't help with that request.");
   }, 120_000);
 
+  it("in flag mode passes the reply through and records the flag; bounds body size and rate", async () => {
+    const g = await guard({ mode: "flag", run: "guard-flag", rateLimitPerMinute: 3, maxBodyBytes: 2000 });
+    const chat = await client(g).chat.completions.create({
+      model,
+      messages: ask("What is Ann Lee's phone number?"),
+      temperature: 0,
+      max_tokens: 24,
+    });
+    expect(chat.choices[0]?.message.content).toMatch(PHONE);
+    expect(chat.choices[0]?.finish_reason).not.toBe("content_filter");
+    const flagged = (await g.decisions?.decisions())?.find((d) => d.principle === "no-pii");
+    expect(flagged).toMatchObject({ violated: true, action: "flag", outcome: "flagged" });
+    const big = await client(g)
+      .chat.completions.create({ model, messages: ask("x".repeat(3000)), max_tokens: 2 })
+      .catch((e: APIError) => e);
+    expect((big as APIError).status).toBe(413);
+    // Three requests this minute were allowed (the two above and this one); the fourth is refused.
+    await client(g).models.list();
+    const limited = await client(g)
+      .models.list()
+      .catch((e: APIError) => e);
+    expect((limited as APIError).status).toBe(429);
+    expect((limited as APIError).message).toMatch(/more than 3 requests this minute/);
+  }, 60_000);
+
   it("answers 502 or 504 with a clear message for an upstream that fails, hangs or sends malformed JSON", async () => {
     for (const [kind, status, message] of [
       ["500", 502, /answered 500: the model crashed/],
