@@ -1,7 +1,7 @@
 /** `precept quickstart`: runs the library quickstart with progress bars, then prints its table and acceptance checks. */
 import { join, resolve } from "node:path";
 import cliProgress from "cli-progress";
-import { stageTable, terminalTable } from "../eval/report.js";
+import { stageTable, terminalTable, verdictLine } from "../eval/report.js";
 import { type QuickstartOptions, quickstart as runQuickstart } from "../recipes/quickstart.js";
 
 export async function quickstart(o: Omit<QuickstartOptions, "log" | "onEvalProgress">): Promise<void> {
@@ -24,7 +24,11 @@ export async function quickstart(o: Omit<QuickstartOptions, "log" | "onEvalProgr
   });
   const out = resolve(o.out);
   console.log(`\n${terminalTable(stageTable(summary))}\n`);
-  for (const [name, a] of Object.entries(summary.acceptance))
-    console.log(`${a.pass ? "pass" : "FAIL"}  ${name}: ${typeof a.value === "number" ? a.value.toFixed(3) : a.value} (target ${a.target})`);
+  for (const [name, a] of Object.entries(summary.acceptance)) {
+    const value = typeof a.value === "number" ? a.value.toFixed(3) : a.value;
+    if (a.pass === null) console.log(`skipped  ${name}: ${a.note ?? "not checked in this run"}`);
+    else console.log(`${a.pass ? "pass" : "FAIL"}  ${name}: ${value} (target ${a.target})`);
+  }
+  console.log(`verdict: ${verdictLine(summary.acceptance)}`);
   console.log(`\nreport: ${join(out, "report.html")}\nfigures: ${join(out, "summary.json")}`);
 }

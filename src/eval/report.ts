@@ -41,7 +41,8 @@ export function verdictLine(acceptance: Record<string, AcceptanceCheck>): string
   const failed = entries.filter(([, a]) => a.pass === false).map(([name]) => name);
   const skipped = entries.filter(([, a]) => a.pass === null).map(([name]) => name);
   const judged = entries.length - skipped.length;
-  const head = failed.length === 0 ? `all ${judged} checks pass` : `${judged - failed.length} of ${judged} checks pass; FAIL: ${failed.join("; ")}`;
+  const head =
+    failed.length === 0 ? `all ${judged} checks pass` : `${judged - failed.length} of ${judged} checks pass; FAIL: ${failed.join("; ")}`;
   return `${head}${skipped.length > 0 ? `; skipped: ${skipped.join("; ")}` : ""}`;
 }
 
@@ -52,8 +53,14 @@ export const STAGE_COLUMNS: [string, string][] = [
   ["evasiveness", "share of harmless-but-scary requests refused or dodged (over-refusal; lower is better)"],
   ["gold score", "mean gold reward per response: the judge's rules as a number (never a training signal)"],
   ["RM score", "mean score of the trained reward model (the proxy PPO optimizes); – before it exists"],
-  ["Elo", "Elo rating from the stages' gold scores compared prompt by prompt (every stage starts at 1000; averaged over 50 shuffled game orders)"],
-  ["alignment tax", "helpfulness lost per unit of harm removed since the base model: Δhelpfulness / Δviolations (negative: helpfulness rose; – when no harm was removed)"],
+  [
+    "Elo",
+    "Elo rating from the stages' gold scores compared prompt by prompt (every stage starts at 1000; averaged over 50 shuffled game orders)",
+  ],
+  [
+    "alignment tax",
+    "helpfulness lost per unit of harm removed since the base model: Δhelpfulness / Δviolations (negative: helpfulness rose; – when no harm was removed)",
+  ],
 ];
 
 /** Why KL can read negative, and what the over-optimization chart uses. */
