@@ -7,7 +7,18 @@ const positive = numberIn({ min: 0, exclusiveMin: true });
 export function addWorldCommands(program: Command): void {
   const world = program
     .command("world")
-    .description("the sandbox world: a synthetic assistant domain with a gold judge, its tiny base model and prompt files");
+    .description("the sandbox world: a synthetic assistant domain with a gold judge, its tiny base model and prompt files")
+    .addHelpText(
+      "after",
+      `
+The sandbox model (models/sandbox-base) knows only the world's text: a 4-layer GPT-2 with a
+1024-token vocabulary, not a general assistant. Asked anything outside its world (your own
+constitution's prompts, everyday questions) it answers with nothing or with unrelated world text,
+so as a policy or critic for your data it produces empty responses and made-up critiques (the
+quality gates then print WARN lines). Use it to watch the loop run and measure it against the gold
+judge; for your own prompts use your own base model and a real critic/feedback model
+(--critic openai:MODEL, anthropic:MODEL). Try: precept generate --model models/sandbox-base --prompts FILE --out OUT`,
+    );
   world
     .command("pretrain")
     .description(
