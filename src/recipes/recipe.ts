@@ -11,6 +11,7 @@ import { FORMAT_VERSION, responsePrompt } from "../cai/format.js";
 import { readPromptFile, runLabel, runRevise } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import { writeJsonl } from "../data/dataset.js";
+import { isModelDir } from "../providers/open.js";
 import type { Provider } from "../providers/provider.js";
 import { warnLines } from "../quality/gate.js";
 import type { Store } from "../store/store.js";
@@ -136,7 +137,8 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
   const policyId = `local:${r.base_model}`;
   const criticId = r.critic_model ?? policyId;
   const feedbackId = r.feedback_model ?? criticId;
-  const localDir = (id: string) => (id.startsWith("local:") ? [id.slice("local:".length)] : []);
+  // A local critic's weights are an input of the stages it works in (a bare directory is local too).
+  const localDir = (id: string) => (id.startsWith("local:") ? [id.slice("local:".length)] : isModelDir(id) ? [id] : []);
   /** Opens the providers for one stage and closes them after it (local models free their memory). */
   const withProviders = async <T>(ids: string[], batch: number, use: (get: (id: string) => Provider) => Promise<T>): Promise<T> => {
     const map = await openProviders(ids, store, batch);
