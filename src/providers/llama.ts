@@ -342,6 +342,10 @@ export class LlamaCppProvider implements Provider {
       eosTokenIds?: number[];
       /** False: leave `text` empty and skip decoding (ids only; stop strings then need it true). */
       decode?: boolean;
+      /** Called for each new token of each row as it is sampled (for streaming). */
+      onToken?: (row: number, token: number, logprob: number) => void;
+      /** Stops generation between tokens once aborted (a server's client went away), throwing an AbortError. */
+      signal?: AbortSignal;
     } = {},
   ): Promise<TokenGeneration[]> {
     prompts.forEach((p, i) => {
@@ -374,8 +378,10 @@ export class LlamaCppProvider implements Provider {
             { ...sampling, seed: (options.seed ?? 0) + row },
           );
           for await (const out of steps) {
+            if (options.signal?.aborted) throw new DOMException("generation aborted", "AbortError");
             result.tokens.push(out.token);
             result.logprobs.push(Math.log(out.confidence ?? Number.NaN));
+            options.onToken?.(row, out.token, result.logprobs.at(-1) as number);
             if (topK > 0) result.topLogprobs?.push(topOf(out.probabilities, topK));
             if (eos.has(out.token)) {
               result.finishReason = "eos";

@@ -3,7 +3,7 @@
  * wasm engine, both serving models/sandbox-base, through the official `openai` client over real
  * sockets: greedy chat and completions give the same text, log-probs agree within 2e-2 (llama.cpp's
  * default F16 KV cache; the provider tests measure about 5e-3), streamed deltas add up to the
- * non-streamed reply, and echo returns prompt log-probs.
+ * non-streamed reply (sent token by token), and echo returns prompt log-probs.
  *
  * Skipped, with a message, when node-llama-cpp is not installed (scripts/install-llama-cpp.sh).
  */
@@ -102,11 +102,16 @@ describe.skipIf(!available)("precept serve --backend llama through the official 
     const whole = await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 48 });
     let streamed = "";
     let finish: string | null = null;
+    let deltas = 0;
     for await (const chunk of await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 48, stream: true })) {
-      streamed += chunk.choices[0]?.delta.content ?? "";
+      const content = chunk.choices[0]?.delta.content ?? "";
+      if (content) deltas++;
+      streamed += content;
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
     expect(streamed).toBe(whole.choices[0]?.message.content);
+    // Sent token by token as llama.cpp samples them, not as one piece at the end.
+    expect(deltas).toBeGreaterThan(3);
     expect(finish).toBe("stop");
   }, 120_000);
 });
