@@ -23,7 +23,7 @@ import { addDataCommands } from "./data.js";
 import { addEvalCommands } from "./eval.js";
 import { addGenerateCommand } from "./generate.js";
 import { addGuardCommands } from "./guard.js";
-import { anyInt, positiveInt as checkedPositiveInt } from "./numbers.js";
+import { anyInt, positiveInt as checkedPositiveInt, port } from "./numbers.js";
 import { givenStoreLocation, storeLocation } from "./store-location.js";
 import { addTrainCommands } from "./train.js";
 import { addWorldCommands } from "./world-commands.js";
@@ -132,7 +132,7 @@ export function buildProgram(): Command {
         .default("wasm"),
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on", positiveInt, "8000")
+    .option("--port <port>", "port to listen on (0: any free port)", port, 8000)
     .addOption(
       new Option(
         "--token <token>",
@@ -151,7 +151,7 @@ export function buildProgram(): Command {
         model: string;
         backend: "wasm" | "llama";
         host: string;
-        port: string;
+        port: number;
         token?: string;
         name?: string;
         allowedHosts?: string[];

@@ -137,6 +137,9 @@ describe("precept train", () => {
     const outOfRange = precept("train", "dpo", "--adam_beta2", "1");
     expect(outOfRange.code).toBe(1);
     expect(outOfRange.err).toMatch(/'--adam_beta2 <value>' argument '1' is invalid. expected a number ≥ 0 and < 1, got 1/);
+    // serve's port too: 0 (any free port) to 65535.
+    const badPort = precept("serve", "--model", base, "--port", "70000");
+    expect(badPort.err).toMatch(/'--port <port>' argument '70000' is invalid. expected a whole number ≥ 0 and ≤ 65535/);
     writeFileSync(join(tmp, "typo.yaml"), `learnin_rate: 0.1\nmodel_name_or_path: ${base}\n`);
     const typo = precept("train", "sft", "--config", join(tmp, "typo.yaml"));
     expect(typo.code).toBe(1);
