@@ -162,11 +162,17 @@ export function addEvalCommands(program: Command): void {
     .argument("<dirA>", "the first run's --out folder")
     .argument("<dirB>", "the second run's --out folder")
     .option("--json <file>", "also write the comparison as JSON")
-    .action(async (a: string, b: string, o: { json?: string }) => {
+    .option(
+      "--html <file>",
+      "also write a page: the paired tests and every per-group rate (e.g. refusal by XSTest type) of both models side by side",
+    )
+    .action(async (a: string, b: string, o: { json?: string; html?: string }) => {
       const { compareRuns, comparisonLines } = await import("../eval/compare.js");
+      const { writeFileSync } = await import("node:fs");
       const comparison = compareRuns(a, b);
       for (const line of comparisonLines(comparison)) console.log(line);
-      if (o.json) (await import("node:fs")).writeFileSync(o.json, `${JSON.stringify(comparison, null, 2)}\n`);
+      if (o.json) writeFileSync(o.json, `${JSON.stringify(comparison, null, 2)}\n`);
+      if (o.html) writeFileSync(o.html, (await import("../eval/compare-report.js")).renderComparisonReport(a, b, comparison));
     });
 }
 

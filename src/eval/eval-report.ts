@@ -8,15 +8,13 @@
  * the generic result language gets a section.
  */
 import { renderSvg } from "./charts.js";
+import { ci, escapeHtml, num, table } from "./html.js";
 import type { EvalSummary } from "./run.js";
+import type { Interval } from "./stats.js";
 import type { ResultRow } from "./suite.js";
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
-
-type Interval = [number, number];
 /** A figure with its interval: a Wilson rate `{k, n, rate, ci95}`, `{n, accuracy, ci95}`, a bootstrap `{diff, ci95}`. */
-type Figure = { value: number; ci95?: Interval; n?: number };
+export type Figure = { value: number; ci95?: Interval; n?: number };
 
 const VALUE_KEYS = ["rate", "accuracy", "refusalRate", "complianceRate", "attackSuccessRate", "violationRate", "diff"];
 /** Fields that say how a summary was made, not what it measured. */
@@ -34,9 +32,6 @@ function asFigure(x: unknown): Figure | null {
   return { value: x[key] as number, ci95: x.ci95, ...(typeof x.n === "number" ? { n: x.n } : {}) };
 }
 
-const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3)) : "–");
-const ci = (x?: Interval) => (x ? `[${num(x[0])}, ${num(x[1])}]` : "");
-
 /** The interval reported beside a figure: `ci95` for the main one, `<name>Ci95` or `ci95<Suffix>` for others. */
 function intervalOf(obj: Record<string, unknown>, key: string, main: string | undefined): Interval | undefined {
   const candidates = [key === main ? "ci95" : "", `${key}Ci95`, `ci95${key.replace(/^[a-z]+(?=[A-Z])/, "")}`];
@@ -44,47 +39,70 @@ function intervalOf(obj: Record<string, unknown>, key: string, main: string | un
   return undefined;
 }
 
-function table(head: string[], rows: string[][], className = ""): string {
-  return `<table${className ? ` class="${className}"` : ""}><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table>`;
-}
+type Bar = { value: number; ci95?: Interval };
 
-/** Bars with 95% error bars, one per group. */
-export function intervalChart(title: string, groups: { name: string; value: number; ci95?: Interval }[]): string {
-  const names = groups.map((g) => g.name);
+/** Bars with 95% error bars: one bar per group, or one per model in each group. */
+export function intervalChart(title: string, categories: string[], series: { name: string; bars: Bar[] }[]): string {
+  const all = series.flatMap((s) => s.bars);
+  const unit = all.every((b) => b.value <= 1 && (b.ci95?.[1] ?? 0) <= 1);
+  // Where ECharts puts bar i of a category (its default 20% category gap and 30% bar gap), for the error bars.
+  const k = series.length;
+  const width = 0.8 / (k + 0.3 * (k - 1));
+  const offset = (i: number) => -0.4 + i * 1.3 * width + width / 2;
   return renderSvg(
     {
       title: { text: title, left: "center", textStyle: { fontSize: 13 } },
-      grid: { left: 50, right: 20, top: 40, bottom: 70 },
-      xAxis: { type: "category", data: names, axisLabel: { rotate: names.length > 4 ? 25 : 0, fontSize: 10 } },
-      yAxis: { type: "value", min: 0, max: groups.every((g) => g.value <= 1 && (g.ci95?.[1] ?? 0) <= 1) ? 1 : undefined },
+      ...(k > 1 ? { legend: { bottom: 0 } } : {}),
+      grid: { left: 50, right: 20, top: 40, bottom: k > 1 ? 90 : 70 },
+      xAxis: { type: "category", data: categories, axisLabel: { rotate: categories.length > 4 ? 25 : 0, fontSize: 10 } },
+      yAxis: { type: "value", min: 0, ...(unit ? { max: 1 } : {}) },
       series: [
-        { type: "bar", data: groups.map((g) => Number(g.value.toFixed(4))), itemStyle: { color: "#5470c6" }, barMaxWidth: 40 },
-        {
+        ...series.map((s) => ({ name: s.name, type: "bar", data: s.bars.map((b) => Number(b.value.toFixed(4))), barMaxWidth: 40 })),
+        ...series.map((s, i) => ({
           type: "custom",
-          name: "95% CI",
-          data: groups.map((g, i) => [i, g.ci95?.[0] ?? g.value, g.ci95?.[1] ?? g.value]),
-          renderItem: (_: unknown, api: { value: (i: number) => number; coord: (p: number[]) => number[] }) => {
+          name: s.name,
+          data: s.bars.map((b, c) => [c, b.ci95?.[0] ?? b.value, b.ci95?.[1] ?? b.value]),
+          renderItem: (
+            _: unknown,
+            api: { value: (i: number) => number; coord: (p: number[]) => number[]; size: (p: number[]) => number[] },
+          ) => {
+            const band = api.size([1, 0])[0] as number;
+            const dx = offset(i) * band;
             const low = api.coord([api.value(0), api.value(1)]) as [number, number];
             const high = api.coord([api.value(0), api.value(2)]) as [number, number];
+            const x = low[0] + (k > 1 ? dx : 0);
             const style = { stroke: "#222", lineWidth: 1.5 };
             return {
               type: "group",
               children: [
-                { type: "line", shape: { x1: low[0], y1: low[1], x2: high[0], y2: high[1] }, style },
-                { type: "line", shape: { x1: low[0] - 6, y1: low[1], x2: low[0] + 6, y2: low[1] }, style },
-                { type: "line", shape: { x1: high[0] - 6, y1: high[1], x2: high[0] + 6, y2: high[1] }, style },
+                { type: "line", shape: { x1: x, y1: low[1], x2: x, y2: high[1] }, style },
+                { type: "line", shape: { x1: x - 5, y1: low[1], x2: x + 5, y2: low[1] }, style },
+                { type: "line", shape: { x1: x - 5, y1: high[1], x2: x + 5, y2: high[1] }, style },
               ],
             };
           },
           z: 10,
-        },
+        })),
       ],
     },
-    Math.min(900, 160 + 70 * groups.length),
-    300,
+    Math.min(960, 160 + 70 * categories.length * Math.max(1, k * 0.75)),
+    k > 1 ? 320 : 300,
   );
+}
+
+export type Breakdown = { path: string[]; groups: ({ name: string } & Figure)[] };
+
+/** Every per-group breakdown of a summary (per tag, XSTest type, category, principle), with where it sits. */
+export function breakdowns(obj: Record<string, unknown>, path: string[] = []): Breakdown[] {
+  const out: Breakdown[] = [];
+  for (const [key, value] of Object.entries(obj)) {
+    if (!isObject(value) || BOOKKEEPING.has(key) || asFigure(value)) continue;
+    const entries = Object.entries(value).map(([name, v]) => ({ name, figure: asFigure(v) }));
+    if (entries.length > 0 && entries.every((e) => e.figure))
+      out.push({ path: [...path, key], groups: entries.map((e) => ({ name: e.name, ...(e.figure as Figure) })) });
+    else out.push(...breakdowns(value, [...path, key]));
+  }
+  return out;
 }
 
 /** Figures and per-group tables of one summary object; nested parts (XSTest's safe/unsafe, a judge's figures) get their own heading. */
@@ -116,7 +134,11 @@ function figuresHtml(obj: Record<string, unknown>, heading: string, level: numbe
         `<div class="groups" data-group="${escapeHtml(key)}"><h${level + 1}>${escapeHtml(title)}</h${level + 1}>${table(
           ["group", "n", "value", "95% CI"],
           groups.map((g) => [g.name, g.n === undefined ? "" : String(g.n), num(g.value), ci(g.ci95)]),
-        )}${intervalChart(title, groups)}</div>`,
+        )}${intervalChart(
+          title,
+          groups.map((g) => g.name),
+          [{ name: "rate", bars: groups }],
+        )}</div>`,
       );
     } else parts.push(figuresHtml(value, [heading, key].filter(Boolean).join(" · "), level + 1));
   }

@@ -2,6 +2,7 @@
 export * from "./agreement.js";
 export * from "./classify.js";
 export * from "./compare.js";
+export * from "./compare-report.js";
 export * from "./eval-report.js";
 export * from "./hub-datasets.js";
 export * from "./judge.js";

@@ -19,6 +19,8 @@ import { BatchingProvider } from "../providers/batching.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/provider.js";
 import { openStore, type Store } from "../store/store.js";
+import { compareRuns } from "./compare.js";
+import { renderComparisonReport } from "./compare-report.js";
 import { type EvalSummary, runEvaluation } from "./run.js";
 import { harmfulSuite, mcSuite, sandboxSuite, xstestSuite } from "./suites/index.js";
 
@@ -123,6 +125,44 @@ describe("precept eval run's report.html", () => {
     expect(await page.locator("#suite-harmful .sample .prompt").textContent()).toContain(MARKUP);
     expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
     await page.screenshot({ path: join(artifacts, "report.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("eval compare --html: the paired tests and XSTest's refusal rate per type of both models side by side", async () => {
+    // Model B refuses everything (a scripted provider), so its refusal rate on every safe type is 1.
+    const refuser: Provider = {
+      id: "scripted:refuser",
+      generate: async () => [],
+      chat: async (conversations) =>
+        conversations.map(() => ({
+          text: "I'm sorry, but I can't help with that.",
+          finishReason: "stop" as const,
+          usage: { promptTokens: 0, completionTokens: 0 },
+        })),
+      logprobs: async () => [],
+    };
+    const outB = join(tmp, "run-b");
+    await runEvaluation([xstestSuite(join(FIXTURES, "xstest.csv"))], { model: refuser, maxTokens: 16, seed: 0 }, { store, out: outB });
+    const html = join(tmp, "compare.html");
+    writeFileSync(html, renderComparisonReport(out, outB, compareRuns(out, outB)));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(html).href);
+    expect(await page.locator("section.suite").evaluateAll((s) => s.map((e) => e.getAttribute("data-suite")))).toEqual(["xstest"]);
+    const refusal = page.locator('table.tests tr:has(td:text-is("refusal")) td');
+    const cells = await refusal.allTextContents();
+    expect(cells[1]).toBe("6"); // the six safe prompts, paired
+    expect(cells[3]).toBe("1.000");
+    expect(cells[5]).toMatch(/^\d/);
+    const byType = page.locator('[data-group="safe · byType"]');
+    const rows = await byType
+      .locator("tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    expect(rows.length).toBeGreaterThan(2);
+    for (const row of rows) expect(row[3]).toMatch(/^1\.000 \[/);
+    const legend = await byType.locator("svg text").allTextContents();
+    expect(legend).toContain("B scripted:refuser");
+    expect(legend.some((t) => t.startsWith("A local:"))).toBe(true);
+    await page.screenshot({ path: join(artifacts, "compare.png"), fullPage: true });
     await page.close();
   });
 });
