@@ -67,9 +67,12 @@ export { addAnnotator, revokeAnnotator, rotateToken } from "./feedback/users.js"
 export * from "./guard/index.js";
 export * from "./models/index.js";
 export * from "./providers/index.js";
+export * from "./quality/index.js";
+export { type GeneratedRow, type GenerateOptions, type GenerateSummary, generateResponses } from "./recipes/generate.js";
 export { openProviders } from "./recipes/open-providers.js";
 export { type QuickstartOptions, quickstart } from "./recipes/quickstart.js";
 export { caiStages, loadRecipe, type Recipe, recipeDirs, recipeSchema, runRecipe } from "./recipes/recipe.js";
+export { buildRunReport, type RunReport, renderRunReport, writeRunReport } from "./recipes/run-report.js";
 export {
   pretrainSandboxModel,
   SANDBOX_BASE,
