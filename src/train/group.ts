@@ -22,7 +22,7 @@ import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
 import { chooseStaged } from "./memory.js";
 import { type OnlineTrainerInputs, penalizeMissingEos, type RewardSource, scoreResponses } from "./ppo.js";
-import { rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { checkResponseRoom, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
 import { headGradients, trainingEmbed } from "./sft.js";
 import { type Tail, trainingStep } from "./staged.js";
 
@@ -78,6 +78,7 @@ export function scaledAdvantages(rewards: number[], groupSize: number, scale: "g
 
 async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, resume }: GroupInputs<GrpoConfig | RlooConfig>) {
   if (prompts.length === 0) throw new Error(`${kind}: no prompts`);
+  checkResponseRoom(kind, "response_length", prompts, config.response_length, policy);
   const rewards = Array.isArray(reward) ? reward : [reward];
   if (rewards.length === 0) throw new Error(`${kind}: no reward functions`);
   const names = rewards.map(rewardName);

@@ -18,7 +18,7 @@ import type { OnlineDpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
 import { dpoLoss } from "./losses.js";
 import { decodeRollout, penalizeMissingEos, scoreResponses } from "./ppo.js";
-import { type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { checkResponseRoom, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
 import { headGradients } from "./sft.js";
 import { plannedSteps } from "./supervised.js";
 
@@ -92,6 +92,7 @@ async function judgePairs(
 
 export async function trainOnlineDpo({ config, policy, ref, prompts, promptTexts, preference, resume }: OnlineDpoInputs) {
   if (prompts.length === 0) throw new Error("online-dpo: no prompts");
+  checkResponseRoom("online-dpo", "max_new_tokens", prompts, config.max_new_tokens, policy);
   if (promptTexts && promptTexts.length !== prompts.length) {
     throw new Error(`online-dpo: ${promptTexts.length} prompt texts for ${prompts.length} prompts`);
   }

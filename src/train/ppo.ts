@@ -25,7 +25,15 @@ import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
 import { chooseStaged } from "./memory.js";
-import { pickRows, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import {
+  checkResponseRoom,
+  pickRows,
+  type Rollout,
+  rolloutArrays,
+  sampleRollout,
+  scoreRolloutOnHost,
+  scoreTokensFromHidden,
+} from "./rollout.js";
 import { headGradients, trainingEmbed } from "./sft.js";
 import { type Tail, trainingStep } from "./staged.js";
 
@@ -108,6 +116,7 @@ function meanPerRow(values: Float32Array, mask: Float32Array, rows: number, widt
 
 export async function trainPpo({ config, policy, ref, prompts, reward, resume, observe }: OnlineTrainerInputs<PpoConfig>) {
   if (prompts.length === 0) throw new Error("ppo: no prompts");
+  checkResponseRoom("ppo", "response_length", prompts, config.response_length, policy);
   if (!policy.hasValueHead) policy.addValueHead(new Rng(config.seed + 1));
   const batchSize = config.per_device_train_batch_size;
   const iterations = config.total_episodes

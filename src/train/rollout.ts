@@ -38,6 +38,21 @@ export type Rollout = {
   lastIndex: Int32Array;
 };
 
+/**
+ * Every prompt plus `maxNewTokens` must fit the model's positions; checked
+ * before training starts, naming the option to lower (generation alone would
+ * stop mid-run with only token counts).
+ */
+export function checkResponseRoom(trainer: string, option: string, prompts: number[][], maxNewTokens: number, model: CausalLM): void {
+  const positions = model.dims.maxPositions;
+  const longest = Math.max(...prompts.map((p) => p.length));
+  if (longest + maxNewTokens <= positions) return;
+  const fix = longest < positions ? `lower ${option} to ${positions - longest} or less, or shorten the prompts` : "shorten the prompts";
+  throw new Error(
+    `${trainer}: the longest prompt (${longest} tokens) + ${option} ${maxNewTokens} is more than the model's ${positions} positions; ${fix}`,
+  );
+}
+
 export async function sampleRollout(
   policy: CausalLM,
   prompts: number[][],

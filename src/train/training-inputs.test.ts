@@ -8,9 +8,12 @@ import { Rng } from "../engine/rng.js";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
-import { sftConfigSchema } from "./configs.js";
+import { grpoConfigSchema, onlineDpoConfigSchema, ppoConfigSchema, sftConfigSchema } from "./configs.js";
 import { removeCrashedSaves } from "./core.js";
+import { trainGrpo } from "./group.js";
+import { trainOnlineDpo } from "./online-dpo.js";
 import { earlierRun, prepareOutputDir } from "./output-dir.js";
+import { trainPpo } from "./ppo.js";
 import { trainSft } from "./sft.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-inputs-"));
@@ -126,5 +129,48 @@ describe("output_dir rules (HF overwrite_output_dir / resume)", () => {
     expect(earlierRun(out)).toEqual([]);
     expect(existsSync(join(out, ".precept-stage.json"))).toBe(true);
     expect(prepareOutputDir({ outputDir: join(tmp, "fresh"), inputs, overwrite: false }).removed).toEqual([]);
+  });
+});
+
+describe("online trainers: prompt + new tokens beyond the model's positions", () => {
+  it("stop before training, naming the option to lower", async () => {
+    const policy = tinyModel(); // 64 positions
+    const ref = policy.clone();
+    const prompts = [tokenizer.encode("a prompt of 24 tokens ..")];
+    const common = { model_name_or_path: "unused", train_file: "unused", progress: false, save_steps: 0 };
+    const reward = { fn: ({ responses }: { responses: number[][] }) => responses.map(() => 0) };
+    await expect(
+      trainPpo({
+        config: ppoConfigSchema.parse({ ...common, output_dir: join(tmp, "p"), response_length: 100000 }),
+        policy,
+        ref,
+        prompts,
+        reward,
+      }),
+    ).rejects.toThrow(
+      "ppo: the longest prompt (24 tokens) + response_length 100000 is more than the model's 64 positions; lower response_length to 40 or less",
+    );
+    await expect(
+      trainGrpo({
+        config: grpoConfigSchema.parse({ ...common, output_dir: join(tmp, "g"), response_length: 41 }),
+        policy,
+        ref,
+        prompts,
+        reward,
+      }),
+    ).rejects.toThrow(/grpo: .* \+ response_length 41 is more than the model's 64 positions/);
+    await expect(
+      trainOnlineDpo({
+        config: onlineDpoConfigSchema.parse({ ...common, output_dir: join(tmp, "o") }),
+        policy,
+        ref,
+        prompts: [Array.from({ length: 70 }, () => 1)],
+        preference: { judge: () => [0.5] },
+      }),
+    ).rejects.toThrow(
+      "online-dpo: the longest prompt (70 tokens) + max_new_tokens 64 is more than the model's 64 positions; shorten the prompts",
+    );
+    policy.dispose();
+    ref.dispose();
   });
 });
