@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<void>> = {
   "scale-wiring": async () => (await import("./scale-wiring.js")).runScaleWiringBench(),
   trainers: async () => (await import("./trainers.js")).runTrainersBench(),
   guard: async () => (await import("./guard.js")).runGuardBench(),
+  store: async () => (await import("./store.js")).runStoreBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
