@@ -39,6 +39,11 @@
  *    thread's instance is cached per kernel. Off when
  *    `globalThis.__jaxSyncThreads` is false; counted in
  *    `globalThis.__jaxSyncParallelKernels`.
+ * 5. A kernel that fails on a worker thread is forgotten: the pool swallows
+ *    the rejection and counts the work as done, so the next read returns
+ *    whatever the memory held (how the worker-adapter race of
+ *    engine/node-worker.ts showed up: wrong numbers, no error). The fix keeps
+ *    the failure and throws it at the next read.
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
@@ -131,6 +136,22 @@ const backendPatches = [
       "\t\t\t\tif (!this.#workerPool?.dispatchSync(program, ptrs, func, cost)) func(...ptrs, 0, program.workSize);",
   },
 ];
+backendPatches.push(
+  {
+    name: "worker failures surface (pool)",
+    from: "\t\tthis.#queue = result.then(() => {}, () => {}).then(() => {",
+    to: "\t\tthis.#queue = result.then(() => {}, (err) => { this.failure ??= err; }).then(() => {",
+  },
+  {
+    name: "worker failures surface (read)",
+    from: "\t\tif (epoch) await this.#workerPool.waitForEpoch(epoch);",
+    to:
+      "\t\tif (epoch) await this.#workerPool.waitForEpoch(epoch);\n" +
+      "\t\tconst failure = this.#workerPool?.failure;\n" +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: this is code for the patched file
+      "\t\tif (failure) { this.#workerPool.failure = null; throw new Error(`a wasm kernel failed on a worker thread, so results computed since may be wrong: ${failure.message}`); }",
+  },
+);
 const ALLOCATOR = `var WasmAllocator = class {
 	#memory;
 	#headPtr;
