@@ -107,7 +107,15 @@ describe("hf: dataset ids", () => {
       path: "harmless-base/test.jsonl.gz",
     });
     expect(() => parseDatasetId("hf:justname")).toThrow(/expected hf:OWNER\/NAME\[:SPLIT\]/);
-    expect(() => parseDatasetId("hf:a/b/../../etc/passwd")).toThrow(/is not a file path inside the repository/);
+    expect(() => parseDatasetId("hf:a/b/../../etc/passwd")).toThrow(/"\.\.\/\.\.\/etc\/passwd" is not a folder inside the repository/);
+    expect(() => parseDatasetId("hf:a/b/../x.parquet")).toThrow(/is not a file path inside the repository/);
+    // A path that is not a data file is a config's folder, with the split after it.
+    expect(parseDatasetId("hf:Anthropic/hh-rlhf/harmless-base:test")).toEqual({
+      repo: "Anthropic/hh-rlhf",
+      revision: "main",
+      config: "harmless-base",
+      split: "test",
+    });
     expect(() => parseDatasetId("hf:a/b@..:test")).toThrow(/bad dataset id "hf:a\/b@\.\.:test": revision/);
   });
 
@@ -133,6 +141,21 @@ describe("hf: dataset ids", () => {
       /2 data files .*name one file: hf:o\/n\/data\/train-00000-of-00002\.parquet/,
     );
     expect(pickFile("hf:o/n", parseDatasetId("hf:o/n"), ["README.md", "xstest_prompts.csv"])).toBe("xstest_prompts.csv");
+    // HH-RLHF's layout: a folder per subset, each with train and test.
+    const hh = [
+      "harmless-base/train.jsonl.gz",
+      "harmless-base/test.jsonl.gz",
+      "helpful-base/test.jsonl.gz",
+      "red-team-attempts/red_team_attempts.jsonl.gz",
+    ];
+    const id = "hf:Anthropic/hh-rlhf/helpful-base:test";
+    expect(pickFile(id, parseDatasetId(id), hh)).toBe("helpful-base/test.jsonl.gz");
+    expect(() => pickFile("hf:Anthropic/hh-rlhf:test", parseDatasetId("hf:Anthropic/hh-rlhf:test"), hh)).toThrow(
+      /2 data files .*name a folder: hf:Anthropic\/hh-rlhf\/harmless-base:test or hf:Anthropic\/hh-rlhf\/helpful-base:test/,
+    );
+    expect(() => pickFile("hf:Anthropic/hh-rlhf/nope:test", parseDatasetId("hf:Anthropic/hh-rlhf/nope:test"), hh)).toThrow(
+      /has no folder "nope"; folders: harmless-base, helpful-base, red-team-attempts/,
+    );
   });
 
   it("a cached dataset resolves offline, in the layout huggingface_hub writes; a missing one is a clear error", async () => {

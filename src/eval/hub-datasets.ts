@@ -3,10 +3,12 @@
  * Hugging Face cache (`datasets--OWNER--NAME/{refs,snapshots,blobs}`, the
  * layout Python's `huggingface_hub` writes, so its caches are reused):
  * - `hf:OWNER/NAME/PATH` (optionally `@REVISION` after the name): that file;
- * - `hf:OWNER/NAME[@REVISION][:SPLIT]`: the data file of a split, found by
- *   the Hub's naming rules (a folder named after the split, or the split as a
- *   word of the file name: `data/test-00000-of-00001.parquet`, `train.jsonl`);
- *   without a split, the repository's only data file.
+ * - `hf:OWNER/NAME[@REVISION][/CONFIG][:SPLIT]`: the data file of a split,
+ *   found by the Hub's naming rules (a folder named after the split, or the
+ *   split as a word of the file name: `data/test-00000-of-00001.parquet`,
+ *   `train.jsonl`), inside the config's folder when one is named (the Hub's
+ *   `CONFIG/SPLIT/0000.parquet`, `harmless-base/test.jsonl.gz`); without a
+ *   split, the only data file there.
  * A cached file is used as it is; a missing one is downloaded through
  * `@huggingface/hub` unless `offline`. Nothing here reads the environment:
  * the CLI passes the cache folder, `offline` and the token.
@@ -16,7 +18,7 @@ import { join, relative } from "node:path";
 import { DatasetError } from "../data/files.js";
 import { parseHubId } from "../models/hub.js";
 
-export type DatasetId = { repo: string; revision: string; split?: string; path?: string };
+export type DatasetId = { repo: string; revision: string; split?: string; path?: string; config?: string };
 export type HubOptions = { cacheDir: string; offline: boolean; token?: string; hubUrl?: string };
 
 /** What a suite can read: Parquet, JSONL (plain or gzipped) and CSV. */
@@ -39,8 +41,12 @@ export function parseDatasetId(id: string): DatasetId {
     throw new DatasetError((error as Error).message.replace(/^bad model id "[^"]*"/, `bad dataset id "${id}"`));
   }
   const { repo, revision: rev } = hub;
-  if (path?.split("/").some((p) => p === "" || p === "." || p === ".."))
-    throw new DatasetError(`bad dataset id "${id}": "${path}" is not a file path inside the repository`);
+  // A path that is not a data file names a config's folder, optionally with its split: `harmless-base:test`.
+  const folder = path && !DATA_FILE.test(path) ? /^(.+?)(?::([\w.-]+))?$/.exec(path) : null;
+  const inRepo = folder ? folder[1] : path;
+  if (inRepo?.split("/").some((p) => p === "" || p === "." || p === ".."))
+    throw new DatasetError(`bad dataset id "${id}": "${inRepo}" is not a ${folder ? "folder" : "file path"} inside the repository`);
+  if (folder) return { repo, revision: rev, config: folder[1] as string, ...(folder[2] ? { split: folder[2] } : split ? { split } : {}) };
   return { repo, revision: rev, ...(split ? { split } : {}), ...(path ? { path } : {}) };
 }
 
@@ -69,12 +75,20 @@ export function pickFile(id: string, dataset: DatasetId, files: string[]): strin
     if (!files.includes(dataset.path)) throw new DatasetError(`${id}: the repository has no file "${dataset.path}"`);
     return dataset.path;
   }
-  const data = files.filter((f) => DATA_FILE.test(f)).sort();
-  const candidates = dataset.split ? splitFiles(files, dataset.split) : data;
+  const scoped = dataset.config ? files.filter((f) => f.startsWith(`${dataset.config}/`)) : files;
+  if (dataset.config && scoped.length === 0) {
+    const folders = [...new Set(files.filter((f) => DATA_FILE.test(f) && f.includes("/")).map((f) => f.slice(0, f.indexOf("/"))))];
+    throw new DatasetError(
+      `${id}: the repository has no folder "${dataset.config}"${folders.length ? `; folders: ${folders.join(", ")}` : ""}`,
+    );
+  }
+  const data = scoped.filter((f) => DATA_FILE.test(f)).sort();
+  const candidates = dataset.split ? splitFiles(scoped, dataset.split) : data;
   const base = id.replace(/:[\w.-]+$/, "");
+  const repoId = `hf:${dataset.repo}${dataset.revision === "main" ? "" : `@${dataset.revision}`}`;
   if (candidates.length === 1) return candidates[0] as string;
   if (candidates.length === 0) {
-    const splits = splitsIn(files);
+    const splits = splitsIn(scoped);
     throw new DatasetError(
       dataset.split
         ? `${id}: no data file for split "${dataset.split}"${splits.length ? `; splits found: ${splits.join(", ")}` : ""} (data files: ${data.join(", ") || "none"})`
@@ -82,11 +96,18 @@ export function pickFile(id: string, dataset: DatasetId, files: string[]): strin
     );
   }
   const splits = splitsIn(candidates);
-  throw new DatasetError(
-    `${id}: ${candidates.length} data files (${candidates.slice(0, 6).join(", ")}${candidates.length > 6 ? ", …" : ""}); ` +
-      (!dataset.split && splits.length > 1
+  const folders = [...new Set(candidates.filter((f) => f.includes("/")).map((f) => f.slice(0, f.indexOf("/"))))];
+  const hint =
+    !dataset.config && folders.length > 1 && folders.length === new Set(candidates.map((f) => f.split("/")[0])).size
+      ? `name a folder: ${folders
+          .slice(0, 4)
+          .map((f) => `${repoId}/${f}${dataset.split ? `:${dataset.split}` : ""}`)
+          .join(" or ")}${folders.length > 4 ? " or …" : ""}`
+      : !dataset.split && splits.length > 1
         ? `name a split: ${splits.map((s) => `${base}:${s}`).join(" or ")}`
-        : `name one file: ${base}/${candidates[0]}`),
+        : `name one file: ${repoId}/${candidates[0]}`;
+  throw new DatasetError(
+    `${id}: ${candidates.length} data files (${candidates.slice(0, 6).join(", ")}${candidates.length > 6 ? ", …" : ""}); ${hint}`,
   );
 }
 
@@ -121,7 +142,8 @@ export async function resolveDataset(id: string, options: HubOptions): Promise<s
   const fromCache = () => {
     if (!snapshot) return null;
     const files = filesUnder(snapshot);
-    if (dataset.path ? !files.includes(dataset.path) : files.filter((f) => DATA_FILE.test(f)).length === 0) return null;
+    const scoped = dataset.config ? files.filter((f) => f.startsWith(`${dataset.config}/`)) : files;
+    if (dataset.path ? !files.includes(dataset.path) : scoped.filter((f) => DATA_FILE.test(f)).length === 0) return null;
     return join(snapshot, pickFile(id, dataset, files));
   };
   if (options.offline) {
