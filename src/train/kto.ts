@@ -71,6 +71,12 @@ export async function trainKto({
   if (train.length === 0) throw new Error("kto: the training set is empty");
   const emptyPrompt = train.findIndex((e) => e.prompt.length === 0);
   if (emptyPrompt >= 0) throw new Error(`kto: example ${emptyPrompt} has an empty prompt; add a BOS token or some prompt text`);
+  // Log-probs of empty completions are all 0: training would report a loss and learn nothing.
+  if (train.every((e) => e.completion.length === 0)) {
+    throw new Error(
+      `kto: none of the ${train.length} completions has a token left (empty, or truncated away behind prompts as long as max_length); check the data or raise max_length`,
+    );
+  }
   const size = config.per_device_train_batch_size;
   // TRL's KL dataset: completions shifted by one within each batch-sized run of the data.
   const paired = train.map((e, i) => {

@@ -8,9 +8,10 @@ import { Rng } from "../engine/rng.js";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
 import { CausalLM } from "../models/model.js";
-import { grpoConfigSchema, onlineDpoConfigSchema, ppoConfigSchema, sftConfigSchema } from "./configs.js";
+import { grpoConfigSchema, ktoConfigSchema, onlineDpoConfigSchema, ppoConfigSchema, sftConfigSchema } from "./configs.js";
 import { removeCrashedSaves } from "./core.js";
 import { trainGrpo } from "./group.js";
+import { trainKto } from "./kto.js";
 import { trainOnlineDpo } from "./online-dpo.js";
 import { earlierRun, prepareOutputDir } from "./output-dir.js";
 import { trainPpo } from "./ppo.js";
@@ -66,6 +67,17 @@ describe("SFT inputs with nothing to learn", () => {
     );
     await expect(trainSft({ config: sft("truncated"), model, train: truncated })).rejects.toThrow(/has a token to learn from/);
     expect(existsSync(join(tmp, "truncated", "metrics.jsonl"))).toBe(false);
+    // KTO's unpaired rows the same way: completions truncated away leave nothing to score.
+    const ref = model.clone();
+    const kto = ktoConfigSchema.parse({
+      model_name_or_path: "unused",
+      train_file: "unused",
+      output_dir: join(tmp, "kto"),
+      progress: false,
+    });
+    const unpaired = [true, false].map((label) => ({ prompt: [1, 2, 3], completion: [], label }));
+    await expect(trainKto({ config: kto, model, ref, train: unpaired })).rejects.toThrow(/kto: none of the 2 completions has a token left/);
+    ref.dispose();
     model.dispose();
   });
 });
