@@ -211,18 +211,20 @@ export async function runPpo(config: PpoConfig, options: RunOptions): Promise<Ga
   return finishGates("ppo", config, [klBlowupGate(history)]);
 }
 
-export async function runGrpo(config: GrpoConfig, options: RunOptions): Promise<void> {
+export async function runGrpo(config: GrpoConfig, options: RunOptions): Promise<GateResult[]> {
   const inputs = await onlineInputs(config, options);
   const { history } = await trainGrpo({ config, ...inputs });
   freeOnline(inputs);
   report("grpo", config.output_dir, history);
+  return finishGates("grpo", config, [klBlowupGate(history)]);
 }
 
-export async function runRloo(config: RlooConfig, options: RunOptions): Promise<void> {
+export async function runRloo(config: RlooConfig, options: RunOptions): Promise<GateResult[]> {
   const inputs = await onlineInputs(config, options);
   const { history } = await trainRloo({ config, ...inputs });
   freeOnline(inputs);
   report("rloo", config.output_dir, history);
+  return finishGates("rloo", config, [klBlowupGate(history)]);
 }
 
 /** KTO rows: unpaired {prompt, completion, label: bool}, or paired preference rows, each giving a desirable and an undesirable row. */
