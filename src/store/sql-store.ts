@@ -53,6 +53,11 @@ type Db = Kysely<Tables>;
 type Row = Record<string, unknown>;
 
 const MIGRATION_LOCK = 7_355_608;
+/** The table of applied versions, as the hand-written stores made it. */
+const SCHEMA_MIGRATIONS = {
+  sqlite: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  postgres: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+};
 /** Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const CHUNK = 500;
 
@@ -64,19 +69,19 @@ function* chunks<T>(items: T[], size = CHUNK): Generator<T[]> {
 }
 
 export class SqlStore implements Store {
-  readonly db: Db;
   readonly dialect: Dialect;
+  readonly #db: Db;
   readonly #connection: Connection;
 
   constructor(connection: Connection) {
     this.#connection = connection;
-    this.db = connection.db;
+    this.#db = connection.db;
     this.dialect = connection.dialect;
   }
 
   /** Runs `body` in one transaction on one connection (see the header for how each engine begins). */
   async #transaction<T>(body: (tx: Db) => Promise<T>): Promise<T> {
-    return this.db.connection().execute(async (tx) => {
+    return this.#db.connection().execute(async (tx) => {
       await sql.raw(this.dialect === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN").execute(tx);
       try {
         const result = await body(tx);
@@ -98,14 +103,11 @@ export class SqlStore implements Store {
     const versions = async (db: Db) =>
       new Set((await db.selectFrom("schema_migrations").select("version").execute()).map((r) => r.version));
     // Nothing to apply: no write lock needed, so a read-only store can still be read.
-    const applied = await versions(this.db).catch(() => new Set<number>());
+    const applied = await versions(this.#db).catch(() => new Set<number>());
     if (MIGRATIONS.every((m) => applied.has(m.version))) return;
     await this.#transaction(async (tx) => {
       if (this.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(tx);
-      const ms = sql.raw(this.dialect === "sqlite" ? "INTEGER" : "BIGINT");
-      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${ms} NOT NULL)`.execute(
-        tx,
-      );
+      await sql.raw(SCHEMA_MIGRATIONS[this.dialect]).execute(tx);
       const done = await versions(tx);
       for (const { version, name, ...ddl } of MIGRATIONS) {
         if (done.has(version)) continue;
@@ -159,7 +161,7 @@ export class SqlStore implements Store {
   }
 
   async claimers(runId: string): Promise<Claimer[]> {
-    const rows = await this.db
+    const rows = await this.#db
       .selectFrom("work_items")
       .select(["claimed_by", "claimed_host", "claimed_pid", (eb) => eb.fn.countAll().as("n")])
       .where((eb) => eb.and({ run_id: runId, status: "claimed" }))
@@ -172,7 +174,7 @@ export class SqlStore implements Store {
   async expireClaims(runId: string, worker: string): Promise<number> {
     const claims = { run_id: runId, status: "claimed" as const, claimed_by: worker };
     return updated(
-      await this.db
+      await this.#db
         .updateTable("work_items")
         .set({ claim_expires_at: 0, updated_at: Date.now() })
         .where((eb) => eb.and(claims))
@@ -183,7 +185,7 @@ export class SqlStore implements Store {
   /** The update that ends `worker`'s claim on item `id`: it changes nothing once the claim is gone (done, expired and taken). */
   #endClaim(id: number, worker: string, values: UpdateObject<Tables, "work_items">) {
     const ended = { ...values, claimed_by: null, claim_expires_at: null, updated_at: Date.now() };
-    return this.db
+    return this.#db
       .updateTable("work_items")
       .set(ended)
       .where((eb) => eb.and({ id, status: "claimed", claimed_by: worker }))
@@ -204,7 +206,7 @@ export class SqlStore implements Store {
     const now = Date.now();
     let held = 0;
     for (const chunk of chunks(ids)) {
-      const renewed = this.db.updateTable("work_items").set({ claim_expires_at: now + leaseMs, updated_at: now });
+      const renewed = this.#db.updateTable("work_items").set({ claim_expires_at: now + leaseMs, updated_at: now });
       held += updated(
         await renewed
           .where("id", "in", chunk)
@@ -217,27 +219,27 @@ export class SqlStore implements Store {
 
   async counts(runId: string): Promise<Record<WorkStatus, number>> {
     const counts = emptyCounts();
-    const byStatus = this.db.selectFrom("work_items").select(["status", (eb) => eb.fn.countAll().as("n")]);
+    const byStatus = this.#db.selectFrom("work_items").select(["status", (eb) => eb.fn.countAll().as("n")]);
     for (const row of await byStatus.where("run_id", "=", runId).groupBy("status").execute()) counts[row.status] = Number(row.n);
     return counts;
   }
 
   async items(runId: string): Promise<WorkItem[]> {
-    return (await this.db.selectFrom("work_items").selectAll().where("run_id", "=", runId).orderBy("id").execute()).map(toWorkItem);
+    return (await this.#db.selectFrom("work_items").selectAll().where("run_id", "=", runId).orderBy("id").execute()).map(toWorkItem);
   }
 
   async putRun(id: string, kind: string, config: unknown): Promise<void> {
     const run = { id, kind, config: jsonText(config), created_at: Date.now() };
-    await this.db.insertInto("runs").values(run).onConflict(doNothing("id")).execute();
+    await this.#db.insertInto("runs").values(run).onConflict(doNothing("id")).execute();
   }
 
   async putConstitution(hash: string, name: string, version: string | null, content: unknown): Promise<void> {
     const constitution = { hash, name, version, content: JSON.stringify(content), created_at: Date.now() };
-    await this.db.insertInto("constitutions").values(constitution).onConflict(doNothing("hash")).execute();
+    await this.#db.insertInto("constitutions").values(constitution).onConflict(doNothing("hash")).execute();
   }
 
   async constitution(hash: string) {
-    const row = await this.db.selectFrom("constitutions").selectAll().where("hash", "=", hash).executeTakeFirst();
+    const row = await this.#db.selectFrom("constitutions").selectAll().where("hash", "=", hash).executeTakeFirst();
     return row ? { hash, name: row.name, version: row.version ?? null, content: parse(row.content) } : null;
   }
 
@@ -268,7 +270,7 @@ export class SqlStore implements Store {
   }
 
   async records(runId: string, kind?: RecordKind): Promise<StoredRecord[]> {
-    const ofRun = this.db.selectFrom("records").selectAll().where("run_id", "=", runId);
+    const ofRun = this.#db.selectFrom("records").selectAll().where("run_id", "=", runId);
     return (
       await ofRun
         .$if(kind !== undefined, (q) => q.where("kind", "=", kind as string))
@@ -279,14 +281,14 @@ export class SqlStore implements Store {
 
   async runs(): Promise<RunSummary[]> {
     const [runs, counts] = await Promise.all([
-      sql.raw<Row>(RUNS_SQL).execute(this.db),
-      sql.raw<Row>(RUN_RECORD_COUNTS_SQL).execute(this.db),
+      sql.raw<Row>(RUNS_SQL).execute(this.#db),
+      sql.raw<Row>(RUN_RECORD_COUNTS_SQL).execute(this.#db),
     ]);
     return toRunSummaries(runs.rows, counts.rows);
   }
 
   async principleCounts(constitutionHash: string): Promise<Record<string, number>> {
-    const rows = await this.db
+    const rows = await this.#db
       .selectFrom("records")
       .select(["principle_id", (eb) => eb.fn.countAll().as("n")])
       .where("constitution_hash", "=", constitutionHash)
@@ -297,14 +299,14 @@ export class SqlStore implements Store {
   }
 
   async addMetrics(runId: string, step: number, data: Record<string, number>): Promise<void> {
-    await this.db
+    await this.#db
       .insertInto("metrics")
       .values({ run_id: runId, step, data: JSON.stringify(data), created_at: Date.now() })
       .execute();
   }
 
   async metrics(runId: string) {
-    const rows = await this.db
+    const rows = await this.#db
       .selectFrom("metrics")
       .select(["step", "data"])
       .where("run_id", "=", runId)
@@ -315,13 +317,13 @@ export class SqlStore implements Store {
   }
 
   async cacheGet(key: string): Promise<unknown | undefined> {
-    const row = await this.db.selectFrom("provider_cache").select("value").where("key", "=", key).executeTakeFirst();
+    const row = await this.#db.selectFrom("provider_cache").select("value").where("key", "=", key).executeTakeFirst();
     return row ? parse(row.value) : undefined;
   }
 
   async cacheSet(key: string, value: unknown): Promise<void> {
     const entry = { key, value: JSON.stringify(value), created_at: Date.now() };
-    await this.db.insertInto("provider_cache").values(entry).onConflict(doNothing("key")).execute();
+    await this.#db.insertInto("provider_cache").values(entry).onConflict(doNothing("key")).execute();
   }
 
   // Annotation (migration 3): the overlap count and the one-live-answer rule are checked and written
@@ -343,21 +345,26 @@ export class SqlStore implements Store {
   }
 
   async campaigns(): Promise<CampaignRow[]> {
-    return (await this.db.selectFrom("campaigns").selectAll().orderBy("id").execute()).map(toCampaign);
+    return (await this.#db.selectFrom("campaigns").selectAll().orderBy("id").execute()).map(toCampaign);
   }
 
   async campaign(id: number): Promise<CampaignRow | null> {
-    const row = await this.db.selectFrom("campaigns").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.selectFrom("campaigns").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? toCampaign(row) : null;
   }
 
   async campaignItems(campaignId: number): Promise<CampaignItemRow[]> {
-    const rows = await this.db.selectFrom("campaign_items").selectAll().where("campaign_id", "=", campaignId).orderBy("position").execute();
+    const rows = await this.#db
+      .selectFrom("campaign_items")
+      .selectAll()
+      .where("campaign_id", "=", campaignId)
+      .orderBy("position")
+      .execute();
     return rows.map(toCampaignItem);
   }
 
   async campaignItem(campaignId: number, itemId: number): Promise<CampaignItemRow | null> {
-    const row = await this.db
+    const row = await this.#db
       .selectFrom("campaign_items")
       .selectAll()
       .where((eb) => eb.and({ campaign_id: campaignId, id: itemId }))
@@ -368,7 +375,7 @@ export class SqlStore implements Store {
   async addAnnotator(name: string, tokenHash: string): Promise<AnnotatorRow> {
     try {
       const annotator = { name, token_hash: tokenHash, created_at: Date.now() };
-      return toAnnotator(await this.db.insertInto("annotators").values(annotator).returningAll().executeTakeFirstOrThrow());
+      return toAnnotator(await this.#db.insertInto("annotators").values(annotator).returningAll().executeTakeFirstOrThrow());
     } catch (error) {
       if (isUniqueViolation(error)) throw new Error(`an annotator named "${name}" exists already`);
       throw error;
@@ -376,17 +383,17 @@ export class SqlStore implements Store {
   }
 
   async annotators(): Promise<AnnotatorRow[]> {
-    return (await this.db.selectFrom("annotators").selectAll().orderBy("id").execute()).map(toAnnotator);
+    return (await this.#db.selectFrom("annotators").selectAll().orderBy("id").execute()).map(toAnnotator);
   }
 
   async annotatorByName(name: string): Promise<AnnotatorRow | null> {
-    const row = await this.db.selectFrom("annotators").selectAll().where("name", "=", name).executeTakeFirst();
+    const row = await this.#db.selectFrom("annotators").selectAll().where("name", "=", name).executeTakeFirst();
     return row ? toAnnotator(row) : null;
   }
 
   async annotatorByTokenHash(tokenHash: string): Promise<AnnotatorRow | null> {
     const live = { token_hash: tokenHash, revoked_at: null };
-    const row = await this.db
+    const row = await this.#db
       .selectFrom("annotators")
       .selectAll()
       .where((eb) => eb.and(live))
@@ -395,27 +402,27 @@ export class SqlStore implements Store {
   }
 
   async setAnnotatorToken(annotatorId: number, tokenHash: string): Promise<void> {
-    await this.db.updateTable("annotators").set({ token_hash: tokenHash, revoked_at: null }).where("id", "=", annotatorId).execute();
+    await this.#db.updateTable("annotators").set({ token_hash: tokenHash, revoked_at: null }).where("id", "=", annotatorId).execute();
   }
 
   async revokeAnnotator(annotatorId: number): Promise<void> {
     // The hash column stays unique and non-null; "revoked:<id>" is no SHA-256, so no token matches it.
     const revoked = { token_hash: `revoked:${annotatorId}`, revoked_at: Date.now() };
-    await this.db.updateTable("annotators").set(revoked).where("id", "=", annotatorId).execute();
+    await this.#db.updateTable("annotators").set(revoked).where("id", "=", annotatorId).execute();
   }
 
   async joinCampaign(campaignId: number, annotatorId: number): Promise<void> {
     const member = { campaign_id: campaignId, annotator_id: annotatorId };
-    await this.db.insertInto("campaign_members").values(member).onConflict(doNothing()).execute();
+    await this.#db.insertInto("campaign_members").values(member).onConflict(doNothing()).execute();
   }
 
   async campaignMembers(campaignId: number): Promise<number[]> {
-    const members = this.db.selectFrom("campaign_members").select("annotator_id").where("campaign_id", "=", campaignId);
+    const members = this.#db.selectFrom("campaign_members").select("annotator_id").where("campaign_id", "=", campaignId);
     return (await members.orderBy("annotator_id").execute()).map((r) => Number(r.annotator_id));
   }
 
   async annotatorCampaigns(annotatorId: number): Promise<number[]> {
-    const campaigns = this.db.selectFrom("campaign_members").select("campaign_id").where("annotator_id", "=", annotatorId);
+    const campaigns = this.#db.selectFrom("campaign_members").select("campaign_id").where("annotator_id", "=", annotatorId);
     return (await campaigns.orderBy("campaign_id").execute()).map((r) => Number(r.campaign_id));
   }
 
@@ -478,7 +485,7 @@ export class SqlStore implements Store {
     const open = { campaign_id: campaignId, annotator_id: annotatorId, item_id: itemId, status: "assigned" as const };
     return (
       updated(
-        await this.db
+        await this.#db
           .updateTable("assignments")
           .set({ status: "skipped" })
           .where((eb) => eb.and(open))
@@ -558,7 +565,7 @@ export class SqlStore implements Store {
   }
 
   async answers(campaignId: number, options: { annotatorId?: number; includeUndone?: boolean } = {}): Promise<AnswerRow[]> {
-    const rows = await this.db
+    const rows = await this.#db
       .selectFrom("answers")
       .selectAll()
       .where("campaign_id", "=", campaignId)
@@ -570,14 +577,14 @@ export class SqlStore implements Store {
   }
 
   async assignments(campaignId: number): Promise<AssignmentRow[]> {
-    return (await this.db.selectFrom("assignments").selectAll().where("campaign_id", "=", campaignId).orderBy("id").execute()).map(
+    return (await this.#db.selectFrom("assignments").selectAll().where("campaign_id", "=", campaignId).orderBy("id").execute()).map(
       toAssignment,
     );
   }
 
   async assignment(campaignId: number, itemId: number, annotatorId: number): Promise<AssignmentRow | null> {
     const which = { campaign_id: campaignId, item_id: itemId, annotator_id: annotatorId };
-    const row = await this.db
+    const row = await this.#db
       .selectFrom("assignments")
       .selectAll()
       .where((eb) => eb.and(which))
@@ -586,7 +593,7 @@ export class SqlStore implements Store {
   }
 
   async annotatorProgress(campaignId: number, annotatorId: number, overlap: number): Promise<AnnotatorProgress> {
-    const { rows } = await progressQuery(campaignId, annotatorId, overlap).execute(this.db);
+    const { rows } = await progressQuery(campaignId, annotatorId, overlap).execute(this.#db);
     const row = rows[0] as Record<string, unknown>;
     return { answered: Number(row.answered), skipped: Number(row.skipped), remaining: Number(row.remaining) };
   }
