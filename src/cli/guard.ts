@@ -143,9 +143,43 @@ async function runTrain(options: TrainOptions): Promise<void> {
   );
 }
 
-type ExportOptions = { run: string; campaign?: string; prompts?: string; out?: string; overlap: number; refusal?: string };
+type ExportOptions = {
+  run: string;
+  campaign?: string;
+  prompts?: string;
+  out?: string;
+  overlap: number;
+  refusal?: string;
+  reviewed?: string;
+  labels?: string;
+};
+
+/** `--reviewed CAMPAIGN --labels FILE`: people's verdicts on flags as `guard train --data` rows. */
+async function exportReviewed(campaignName: string, labels: string, location: string): Promise<void> {
+  const { openStore } = await import("../store/store.js");
+  const { findCampaign } = await import("../feedback/campaign.js");
+  const { reviewedLabels } = await import("../guard/reviewed.js");
+  const { writeFlagged } = await import("../guard/export.js");
+  const store = await openStore(location);
+  try {
+    const campaign = await findCampaign(store, campaignName);
+    if (!campaign)
+      throw new Error(`no campaign "${campaignName}" (list them in the annotate dashboard, or create one with guard export --campaign)`);
+    const r = await reviewedLabels(store, campaign);
+    writeFlagged(labels, r.rows);
+    console.log(
+      `precept guard export: campaign "${campaign.name}": ${r.confirmed} flags confirmed, ${r.rejected} rejected, ${r.undecided} undecided; ${labels}: ${r.rows.length} labelled rows for precept guard train --data`,
+    );
+  } finally {
+    await store.close();
+  }
+}
 
 async function runExport(options: ExportOptions, command: Command): Promise<void> {
+  if (options.reviewed || options.labels) {
+    if (!options.reviewed || !options.labels) throw new Error("--reviewed CAMPAIGN and --labels FILE go together");
+    return exportReviewed(options.reviewed, options.labels, storeLocation(command));
+  }
   if (!options.campaign && !options.prompts && !options.out)
     throw new Error("say where the flagged requests go: --campaign NAME (annotation), --prompts FILE (for cai revise), --out FILE (JSONL)");
   const { openStore } = await import("../store/store.js");
@@ -254,6 +288,11 @@ export function addGuardCommands(program: Command): void {
     .option("--prompts <file>", 'write {"prompt"} rows for precept cai revise --prompts')
     .option("--out <file>", "write one JSONL row per flagged request")
     .option("--overlap <n>", "annotators per campaign item", count, 1)
+    .option(
+      "--reviewed <campaign>",
+      "instead: people's answers on a flagged-replies campaign, as labelled rows (confirmed flags: violates)",
+    )
+    .option("--labels <file>", 'with --reviewed: write {"principle", "prompt", "response", "violates"} rows for guard train --data')
     .option("--refusal <text>", "the guard's refusal, shown beside replies it let through (default: the policy default)")
     .action(runExport);
 }

@@ -59,8 +59,8 @@ function writeLines(path: string, rows: readonly unknown[]): void {
   writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
 }
 
-/** One JSONL row per flagged request. */
-export function writeFlagged(path: string, flagged: readonly Flagged[]): void {
+/** One JSONL row per flagged request (or any rows). */
+export function writeFlagged(path: string, flagged: readonly unknown[]): void {
   writeLines(path, flagged);
 }
 

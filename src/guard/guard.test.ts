@@ -12,10 +12,13 @@ import { join } from "node:path";
 import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runServe } from "../cli/serve.js";
+import { plainText } from "../feedback/campaign.js";
+import { nextTask, submitAnswer } from "../feedback/tasks.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { openStore, type Store } from "../store/store.js";
 import type { DecisionData } from "./audit.js";
 import { flaggedCampaign, flaggedRequests, writePrompts } from "./export.js";
+import { reviewedLabels } from "./reviewed.js";
 import { type RunningGuard, startGuard } from "./start.js";
 import { Upstream } from "./upstream.js";
 
@@ -333,5 +336,29 @@ describe("precept guard in front of precept serve, with the official openai clie
     expect(first.responses).toHaveLength(2);
     expect(first.scopes.some((s) => s.startsWith("guard:"))).toBe(true);
     await expect(flaggedRequests(store, "no-such-run")).rejects.toThrow(/run "no-such-run" has no guard decisions/);
+
+    // A person confirms one flag (prefers the guard's answer): that reply becomes a violating example.
+    const annotator = await store.addAnnotator("reviewer", "hash-of-reviewer");
+    await store.joinCampaign(campaign.id, annotator.id);
+    const task = await nextTask(store, campaign, annotator.id);
+    if (!task) throw new Error("the reviewer got no task");
+    const confirmedItem = stored.find((row) => row.id === task.itemId)?.data as { prompt: string; responses: string[]; scopes: string[] };
+    const guardAnswer = task.responses.findIndex((r) => plainText(r) !== plainText(confirmedItem.responses[0] as string));
+    const outcome = await submitAnswer(store, campaign, annotator.id, {
+      itemId: task.itemId,
+      idempotencyKey: "review-1",
+      ranking: [guardAnswer],
+      unacceptable: false,
+      flags: [{ response: 1 - guardAnswer, flag: "pii" }],
+      reason: "leaks a phone number",
+    });
+    expect(outcome.status).toBe("stored");
+    const reviewed = await reviewedLabels(store, campaign);
+    expect(reviewed.confirmed).toBe(1);
+    expect(reviewed.undecided).toBe(items - 1);
+    expect(reviewed.rows.length).toBeGreaterThanOrEqual(1);
+    expect(
+      reviewed.rows.every((r) => r.violates && r.response === confirmedItem.responses[0]?.trim() && r.prompt === confirmedItem.prompt),
+    ).toBe(true);
   }, 60_000);
 });
