@@ -68,6 +68,7 @@ export * from "./guard/index.js";
 export * from "./models/index.js";
 export * from "./providers/index.js";
 export * from "./quality/index.js";
+export { type DemoOptions, runDemo } from "./recipes/demo.js";
 export { type GeneratedRow, type GenerateOptions, type GenerateSummary, generateResponses } from "./recipes/generate.js";
 export { openProviders } from "./recipes/open-providers.js";
 export { type QuickstartOptions, quickstart } from "./recipes/quickstart.js";
