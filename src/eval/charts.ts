@@ -117,7 +117,7 @@ export function pointsWithCurveChart(o: {
                 markLine: {
                   symbol: "none",
                   lineStyle: { type: "dashed", color: "#555" },
-                  label: { formatter: o.mark.label, fontSize: 11, position: "end" },
+                  label: { formatter: o.mark.label, fontSize: 11, position: "insideStartTop" }, // along the line, inside the plot: clear of title, pin and ticks
                   data: [{ xAxis: o.mark.x }],
                 },
                 markPoint: {
