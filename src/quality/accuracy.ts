@@ -29,7 +29,7 @@ export function chanceAccuracyGate(
     finding:
       pairs === 0
         ? `the ${trainer} has no held-out pairs to be checked on`
-        : `the ${trainer}'s accuracy on ${pairs} ${source} is ${accuracy.toFixed(3)}, within noise of chance (95% interval from ${lower.toFixed(3)}, not above 0.5)`,
+        : `the ${trainer}'s accuracy on ${pairs} ${source} is ${accuracy.toFixed(3)}, ${lower > 0.5 ? "above" : "within noise of"} chance (95% interval from ${lower.toFixed(3)}${lower > 0.5 ? "" : ", not above 0.5"})`,
     advice:
       pairs < 30
         ? `${pairs} pairs are too few to tell a trained model from a coin: give an eval_file or more data (eval_split holds out a share of train_file). ${WEAK_MODEL_ADVICE}`

@@ -69,7 +69,10 @@ describe("quality gates", () => {
   it("chance accuracy: Wilson lower bound above 0.5 or not", () => {
     // 15 of 20: p = .75, Wilson 95% lower = (0.75 + 0.09604 − 1.96·√(0.009375 + 0.0024010)) / 1.19208 = 0.5313
     expect(wilsonLower(15, 20)).toBeCloseTo(0.5313, 3);
-    expect(chanceAccuracyGate(0.75, 20).ok).toBe(true);
+    expect(chanceAccuracyGate(0.75, 20)).toMatchObject({
+      ok: true,
+      finding: expect.stringContaining("0.750, above chance (95% interval from 0.531)"),
+    });
     expect(chanceAccuracyGate(0.5, 200).ok).toBe(false);
     expect(chanceAccuracyGate(0.6, 20).ok).toBe(false);
     expect(chanceAccuracyGate(0, 0).ok).toBe(false);

@@ -28,6 +28,7 @@ import { judge } from "../world/judge.js";
 import { allPrompts, promptById, type WorldPrompt } from "../world/prompts.js";
 import { openProviders } from "./open-providers.js";
 import { caiStages, type Recipe, recipeDirs, writeRlPrompts } from "./recipe.js";
+import { RECIPE_STAGE_DIRS, writeRunReport } from "./run-report.js";
 import { SANDBOX_BASE, SANDBOX_CONSTITUTION, writeSandboxPrompts } from "./sandbox.js";
 import { runStages, type Stage } from "./stages.js";
 import { runPpo } from "./train-run.js";
@@ -225,6 +226,15 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
     if (o.judge) await judgeWinRates(summary, { judgeId: o.judge, store, evalDir, out, models: Object.keys(models), seed: o.seed });
     writeFileSync(join(out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(out, "report.html"), renderReport(summary));
+    // The pipelines' quality gates and transcripts, as `cai run` reports them (quality.html, quality.json).
+    const quality = await writeRunReport(
+      { out },
+      dirs,
+      timings.filter((t) => t.name in RECIPE_STAGE_DIRS),
+      store,
+      "quality",
+    );
+    (o.log ?? console.log)(`quality gates: ${quality.verdict} (${join(out, "quality.html")})`);
     return summary;
   } finally {
     await store.close();
@@ -379,7 +389,7 @@ function summarize(c: {
             value: over.proxyRoseAfterPeak && over.goldFellAfterPeak,
             target: "true",
             pass: null,
-            note: `skipped: --fast runs the over-optimization PPO for ${sizes(true).overoptEpisodes} episodes, too few for the gold reward to peak and fall (the full run: ${sizes(false).overoptEpisodes}); run without --fast to check it`,
+            note: `--fast runs the over-optimization PPO for ${sizes(true).overoptEpisodes} episodes, too few for the gold reward to peak and fall (the full run: ${sizes(false).overoptEpisodes}); run without --fast to check it`,
           }
         : {
             value: over.proxyRoseAfterPeak && over.goldFellAfterPeak,

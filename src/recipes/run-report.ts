@@ -33,6 +33,9 @@ export type RunReport = {
   samples: { prompt: string; first: string; final: string; revisions: number }[];
 };
 
+/** The recipe's stages and the `recipeDirs` entry each writes. */
+export const RECIPE_STAGE_DIRS = { revise: "revise", sft: "slCai", label: "label", reward: "rm", ppo: "ppo", dpo: "dpo" } as const;
+
 const readJson = (path: string): Record<string, unknown> | null => (existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null);
 
 function metricLines(dir: string): Record<string, number>[] {
@@ -61,15 +64,8 @@ export async function buildRunReport(
   store: Store,
   sampleCount = 6,
 ): Promise<RunReport> {
-  const stageDirs: Record<string, string> = {
-    revise: dirs.revise,
-    sft: dirs.slCai,
-    label: dirs.label,
-    reward: dirs.rm,
-    ppo: dirs.ppo,
-    dpo: dirs.dpo,
-  };
   let samples: RunReport["samples"] = [];
+  const stageDirs: Record<string, string> = Object.fromEntries(Object.entries(RECIPE_STAGE_DIRS).map(([stage, key]) => [stage, dirs[key]]));
   const stages = outcomes.map((o): StageReport => {
     const dir = stageDirs[o.name] ?? join(recipe.out, o.name);
     const base = { name: o.name, status: o.status, seconds: o.seconds, loss: [] as [number, number][] };
@@ -130,7 +126,9 @@ export function renderRunReport(r: RunReport): string {
   const stageRows = r.stages
     .map(
       (s) =>
-        `<tr><td>${escapeHtml(s.name)}</td><td>${s.status}</td><td>${s.seconds.toFixed(1)}</td><td class="l">${Object.entries(s.numbers)
+        `<tr><td class="l">${escapeHtml(s.name)}</td><td>${s.status}</td><td>${s.seconds.toFixed(1)}</td><td class="l">${Object.entries(
+          s.numbers,
+        )
           .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(shown(v))}`)
           .join("; ")}</td></tr>`,
     )
@@ -139,7 +137,7 @@ export function renderRunReport(r: RunReport): string {
     .flatMap((s) =>
       s.gates.map(
         (g) =>
-          `<tr class="${g.ok ? "pass" : "warn"}"><td>${escapeHtml(s.name)}</td><td>${g.gate}</td><td>${g.ok ? "PASS" : "WARN"}</td><td class="l">${escapeHtml(g.finding)}${g.ok ? "" : `<br><small>${escapeHtml(g.advice)}</small>`}</td></tr>`,
+          `<tr class="${g.ok ? "pass" : "warn"}"><td class="l">${escapeHtml(s.name)}</td><td class="l">${g.gate}</td><td>${g.ok ? "PASS" : "WARN"}</td><td class="l">${escapeHtml(g.finding)}${g.ok ? "" : `<br><small>${escapeHtml(g.advice)}</small>`}</td></tr>`,
       ),
     )
     .join("");
@@ -154,7 +152,7 @@ export function renderRunReport(r: RunReport): string {
     )
     .join("");
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Precept cai run report</title>
+<html lang="en"><head><meta charset="utf-8"><title>Precept pipeline quality report</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}td.l,th.l{text-align:left}
@@ -162,7 +160,7 @@ tr.warn td{background:#fff1e6}tr.pass td:nth-child(3){color:#1a7f37}tr.warn td:n
 .verdict{font-size:1.1em;padding:.6em 1em;border-radius:4px}.verdict.ok{background:#e6f4ea}.verdict.bad{background:#fff1e6}
 .sample{border-left:3px solid #ccc;padding:.3em .8em;margin:.8em 0}.empty{color:#999}
 </style></head><body>
-<h1>cai run report</h1>
+<h1>Pipeline quality report</h1>
 <p class="verdict ${r.failedGates === 0 ? "ok" : "bad"}">${escapeHtml(r.verdict)}</p>
 <p>${escapeHtml(r.out)}, ${escapeHtml(r.generatedAt)}</p>
 <h2>Stages</h2>
@@ -177,15 +175,16 @@ ${samples || "<p>No transcripts.</p>"}
 `;
 }
 
-/** Builds the report and writes `report.json` and `report.html` to the recipe's out dir; returns it. */
+/** Builds the report and writes `NAME.json` and `NAME.html` (default `report`) to the recipe's out dir; returns it. */
 export async function writeRunReport(
   recipe: Pick<Recipe, "out">,
   dirs: ReturnType<typeof recipeDirs>,
   outcomes: StageOutcome[],
   store: Store,
+  name = "report",
 ): Promise<RunReport> {
   const report = await buildRunReport(recipe, dirs, outcomes, store);
-  writeFileSync(join(recipe.out, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(recipe.out, "report.html"), renderRunReport(report));
+  writeFileSync(join(recipe.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(recipe.out, `${name}.html`), renderRunReport(report));
   return report;
 }
