@@ -1,6 +1,6 @@
 /** `npm run bench -- eval`: items/s of the mc and xstest suites on the sandbox model (SQLite store, concurrency 1 and 8). */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "../src/engine/device.js";
@@ -15,8 +15,11 @@ const SANDBOX = fileURLToPath(new URL("../models/sandbox-base", import.meta.url)
 
 export async function runEvalBench(): Promise<void> {
   await initEngine();
+  const loadBefore = loadavg()[0] ?? 0;
   const threads = availableParallelism();
-  console.log(`eval bench: ${cpus()[0]?.model ?? "cpu"}, ${threads} threads, Node ${process.version}; sandbox base model`);
+  console.log(
+    `eval bench: ${cpus()[0]?.model ?? "cpu"}, ${threads} threads, Node ${process.version}, load ${loadBefore.toFixed(1)}; sandbox base model`,
+  );
   const tmp = mkdtempSync(join(tmpdir(), "precept-eval-bench-"));
   const mc = join(tmp, "mc.jsonl");
   const xs = join(tmp, "xstest.csv");
@@ -60,7 +63,20 @@ export async function runEvalBench(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     `${dir}eval.json`,
-    `${JSON.stringify({ suite: "eval", date: new Date().toISOString(), threads, node: process.version, maxTokens: 48, results }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        suite: "eval",
+        date: new Date().toISOString(),
+        threads,
+        node: process.version,
+        maxTokens: 48,
+        // The machine may be shared: the 1-minute load averages before and after say how busy it was.
+        loadAverage: { before: loadBefore, after: loadavg()[0] },
+        results,
+      },
+      null,
+      2,
+    )}\n`,
   );
   console.log("\nwrote bench/results/eval.json");
 }
