@@ -46,11 +46,13 @@ async function screenOne(s: Screener, p: ScreenedPrinciple, stage: Stage, prompt
   let score = matched ? 1 : 0;
   let classifier: Verdict["classifier"] = "pattern";
   let threshold = p.threshold;
-  if (!matched && stage === "output" && s.trained?.covers(p.principle.id)) {
+  // An empty reply says nothing that could break a principle (as the sandbox's gold judge rules); no model is asked.
+  const ask = !matched && !(stage === "output" && response.trim() === "");
+  if (ask && stage === "output" && s.trained?.covers(p.principle.id)) {
     score = await s.trained.score(p.principle.id, prompt, response);
     threshold = s.trained.threshold(p.principle.id);
     classifier = "trained";
-  } else if (!matched && s.judge) {
+  } else if (ask && s.judge) {
     score = await s.judge.score({ principle: p.principle, stage, prompt, response });
     classifier = "judge";
   }

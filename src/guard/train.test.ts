@@ -23,6 +23,10 @@ describe("guard classifier training", () => {
     expect(compliant.filter((s) => s >= t)).toEqual([1.0]);
     expect(compliant.filter((s) => s >= thresholdFor(compliant, 0))).toEqual([]);
     expect(thresholdFor(compliant, 1)).toBe(Number.NEGATIVE_INFINITY);
+    // With violating scores, midway between the compliant edge and the lowest caught one: same rates, wider margin.
+    const t2 = thresholdFor(compliant, 0.1, [3, 5, 0.95]);
+    expect(t2).toBeCloseTo((0.9 + 0.95) / 2, 5);
+    expect(compliant.filter((s) => s >= t2)).toEqual([1.0]);
   });
 
   it("trains a no-pii head whose held-out false-positive rate meets the target, and flags the base model's leak", async () => {

@@ -47,14 +47,21 @@ export async function readLabelledExamples(path: string): Promise<LabelledExampl
   return (await readJsonlLines(path, labelledExampleSchema)).map(({ row }) => row);
 }
 
-/** The smallest threshold that flags at most `rate` of `compliant` scores (ties flagged together). */
-export function thresholdFor(compliant: readonly number[], rate: number): number {
+/**
+ * The threshold: at most `rate` of the held-out compliant scores at or above it, and, of the
+ * thresholds that catch as many held-out violating replies as that lowest one does, the one midway
+ * between the two sides (the widest margin on both).
+ */
+export function thresholdFor(compliant: readonly number[], rate: number, violating: readonly number[] = []): number {
   const sorted = [...compliant].sort((a, b) => b - a);
   const allowed = Math.floor(rate * sorted.length);
-  // Flag scores ≥ t: t just above the (allowed+1)-th highest compliant score.
   const edge = sorted[allowed];
   if (edge === undefined) return Number.NEGATIVE_INFINITY;
-  return edge + Math.max(1e-6, Math.abs(edge) * 1e-6);
+  // Flag scores ≥ t: t just above the (allowed+1)-th highest compliant score.
+  const lowest = edge + Math.max(1e-6, Math.abs(edge) * 1e-6);
+  const caught = violating.filter((s) => s >= lowest);
+  if (caught.length === 0) return lowest;
+  return (lowest + Math.min(...caught)) / 2;
 }
 
 export async function trainGuardClassifier(options: TrainOptions): Promise<ClassifierManifest> {
@@ -118,7 +125,7 @@ export async function trainGuardClassifier(options: TrainOptions): Promise<Class
     const compliantScores = await violation(heldCompliant);
     const violatingScores = await violation(heldViolating);
     scorer.dispose();
-    const threshold = thresholdFor(compliantScores, rate);
+    const threshold = thresholdFor(compliantScores, rate, violatingScores);
     const held = {
       compliant: heldCompliant.length,
       violating: heldViolating.length,
