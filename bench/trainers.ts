@@ -122,7 +122,7 @@ export async function runTrainersBench(): Promise<void> {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync("bench/results", { recursive: true });
   const note =
-    "measured on a shared 2-core machine under heavy load from other jobs: compare the rows with each other, not with other runs";
+    "measured on a shared 2-core machine under heavy load from other jobs: wall-clock steps/s swung up to 10x between runs, steps per CPU-second (this process, all threads) is steadier; compare the rows of one run only";
   writeFileSync(
     "bench/results/trainers.json",
     `${JSON.stringify({ note, stepsPerSecond: results, stepsPerCpuSecond: perCpuSecond }, null, 1)}\n`,
