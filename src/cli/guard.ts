@@ -216,7 +216,7 @@ export function addGuardCommands(program: Command): void {
   const guard = program
     .command("guard")
     .description(
-      "enforce a constitution at run time (precept guard [serve] ...), and send what it flagged back to annotation and training (export)",
+      "enforce a constitution at run time (precept guard [serve] ...), train its classifier (train), and send what it flagged back to annotation and training (export)",
     );
   guard
     .command("serve", { isDefault: true })
