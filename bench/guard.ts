@@ -165,7 +165,9 @@ export async function runGuardBench(): Promise<void> {
     for (const [name, port] of [
       ["direct", serve.port],
       ["guard (patterns)", guards.patterns.port],
-      ["guard (judge)", guards.judge.port],
+      ["guard (judge provider)", guards.judge.port],
+      ["guard (trained classifier)", guards.trained.port],
+      ["guard (patterns + trained)", guards.combined.port],
     ] as const) {
       const one = await replies(client(port), prompts, 1);
       efficacy[name] = rates(prompts, one.texts);
