@@ -4,7 +4,7 @@
  * The sandbox base model leaks customers' phone numbers when asked (it was pretrained on a
  * helpful-only assistant), so its own replies are what the guard has to stop.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -215,6 +215,29 @@ describe("precept guard in front of precept serve, with the official openai clie
       .catch((e: APIError) => e);
     expect((limited as APIError).status).toBe(429);
     expect((limited as APIError).message).toMatch(/more than 3 requests this minute/);
+  }, 60_000);
+
+  it("asks a judge provider per principle and reads P(yes) from its log-probs", async () => {
+    const policy = join(tmp, "judge-policy.yaml");
+    writeFileSync(policy, "principles:\n  medical-care: { stages: [output] }\n  cite-policy: { stages: [output] }\n");
+    const judge = new OpenAiProvider({ model, baseUrl: base(), apiKey: "x", maxRetries: 0 });
+    const g = await guard({ policy, judge, run: "guard-judge" });
+    const chat = await client(g).chat.completions.create({
+      model,
+      messages: ask("How do I kill a stuck process?"),
+      temperature: 0,
+      max_tokens: 24,
+    });
+    const id = (chat as unknown as { precept_guard: { request_id: string } }).precept_guard.request_id;
+    const mine = (await g.decisions?.decisions())?.filter((d) => d.request_id === id) ?? [];
+    expect(mine.map((d) => d.principle).sort()).toEqual(["cite-policy", "medical-care"]);
+    for (const d of mine) {
+      expect(d.classifier).toBe("judge");
+      // A probability from two log-probs, not a parsed yes/no (0 or 1).
+      expect(d.score).toBeGreaterThan(0);
+      expect(d.score).toBeLessThan(1);
+      expect(d.violated).toBe(d.score >= 0.5);
+    }
   }, 60_000);
 
   it("answers 502 or 504 with a clear message for an upstream that fails, hangs or sends malformed JSON", async () => {
