@@ -45,10 +45,15 @@ type Bar = { value: number; ci95?: Interval };
 export function intervalChart(title: string, categories: string[], series: { name: string; bars: Bar[] }[]): string {
   const all = series.flatMap((s) => s.bars);
   const unit = all.every((b) => b.value <= 1 && (b.ci95?.[1] ?? 0) <= 1);
-  // Where ECharts puts bar i of a category (its default 20% category gap and 30% bar gap), for the error bars.
+  // Where ECharts puts bar i of a category, for its error bar: bars share 80% of the band (20% category gap)
+  // with 30% gaps between them, each at most MAX_BAR px wide, the group centred in the band.
   const k = series.length;
-  const width = 0.8 / (k + 0.3 * (k - 1));
-  const offset = (i: number) => -0.4 + i * 1.3 * width + width / 2;
+  const MAX_BAR = 40;
+  const offset = (i: number, band: number) => {
+    const width = Math.min(MAX_BAR, (0.8 * band) / (k + 0.3 * (k - 1)));
+    const total = k * width + (k - 1) * 0.3 * width;
+    return -total / 2 + i * 1.3 * width + width / 2;
+  };
   return renderSvg(
     {
       title: { text: title, left: "center", textStyle: { fontSize: 13 } },
@@ -57,7 +62,7 @@ export function intervalChart(title: string, categories: string[], series: { nam
       xAxis: { type: "category", data: categories, axisLabel: { rotate: categories.length > 4 ? 25 : 0, fontSize: 10 } },
       yAxis: { type: "value", min: 0, ...(unit ? { max: 1 } : {}) },
       series: [
-        ...series.map((s) => ({ name: s.name, type: "bar", data: s.bars.map((b) => Number(b.value.toFixed(4))), barMaxWidth: 40 })),
+        ...series.map((s) => ({ name: s.name, type: "bar", data: s.bars.map((b) => Number(b.value.toFixed(4))), barMaxWidth: MAX_BAR })),
         ...series.map((s, i) => ({
           type: "custom",
           name: s.name,
@@ -67,7 +72,7 @@ export function intervalChart(title: string, categories: string[], series: { nam
             api: { value: (i: number) => number; coord: (p: number[]) => number[]; size: (p: number[]) => number[] },
           ) => {
             const band = api.size([1, 0])[0] as number;
-            const dx = offset(i) * band;
+            const dx = offset(i, band);
             const low = api.coord([api.value(0), api.value(1)]) as [number, number];
             const high = api.coord([api.value(0), api.value(2)]) as [number, number];
             const x = low[0] + (k > 1 ? dx : 0);
