@@ -12,8 +12,9 @@ import { createAnnotateApp } from "../server/annotate.js";
 import { openStore, type Store } from "../store/store.js";
 import { listenError } from "./listen-error.js";
 
-async function withStore<T>(body: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore();
+/** `db`: the store location (--db), passed down from the command line. */
+async function withStore<T>(db: string, body: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(db);
   try {
     return await body(store);
   } finally {
@@ -21,9 +22,14 @@ async function withStore<T>(body: (store: Store) => Promise<T>): Promise<T> {
   }
 }
 
-async function campaignNamed(store: Store, nameOrId: string): Promise<Campaign> {
+/** A store location to show: a PostgreSQL URL may hold a password. */
+function shown(db: string): string {
+  return /^postgres(ql)?:/.test(db) ? "the PostgreSQL store (--db)" : db;
+}
+
+async function campaignNamed(store: Store, nameOrId: string, db: string): Promise<Campaign> {
   const campaign = await findCampaign(store, nameOrId);
-  if (!campaign) throw new Error(`no campaign "${nameOrId}" in ${process.env.PRECEPT_DB ?? "the store"}`);
+  if (!campaign) throw new Error(`no campaign "${nameOrId}" in ${shown(db)}`);
   return campaign;
 }
 
@@ -51,23 +57,26 @@ function adminTokenFrom(options: { adminToken?: string; adminTokenFile?: string 
   return process.env.PRECEPT_ADMIN_TOKEN;
 }
 
-export async function serve(options: {
-  host: string;
-  port: number;
-  adminToken?: string;
-  adminTokenFile?: string;
-  maxBody: number;
-}): Promise<{
+export async function serve(
+  options: {
+    host: string;
+    port: number;
+    adminToken?: string;
+    adminTokenFile?: string;
+    maxBody: number;
+  },
+  db: string,
+): Promise<{
   port: number;
   close: () => Promise<void>;
 }> {
   const given = adminTokenFrom(options);
   const adminToken = given ?? newToken("admin");
-  const store = await openStore();
+  const store = await openStore(db);
   const app = createAnnotateApp({ store, adminToken, maxBodyBytes: options.maxBody });
   return new Promise((resolve, reject) => {
     const server = listen({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
-      console.log(`precept annotate: http://${options.host}:${info.port}/ (store ${process.env.PRECEPT_DB ?? "precept.db"})`);
+      console.log(`precept annotate: http://${options.host}:${info.port}/ (store ${shown(db)})`);
       if (!given) console.log(`admin token (sign in with it for the dashboard): ${adminToken}`);
       const close = () => new Promise<void>((done) => server.close(() => store.close().then(done, done)));
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => close().then(() => process.exit(0)));
@@ -81,10 +90,10 @@ export async function serve(options: {
   });
 }
 
-export async function addUser(name: string, options: { campaign: string[] }): Promise<void> {
-  await withStore(async (store) => {
+export async function addUser(name: string, options: { campaign: string[] }, db: string): Promise<void> {
+  await withStore(db, async (store) => {
     const ids = [];
-    for (const c of options.campaign) ids.push((await campaignNamed(store, c)).id);
+    for (const c of options.campaign) ids.push((await campaignNamed(store, c, db)).id);
     const { annotator, token } = await addAnnotator(store, name, ids);
     const where = options.campaign.length ? ` in ${options.campaign.join(", ")}` : " (in no campaign yet: add --campaign)";
     if (token) console.log(`added annotator ${annotator.name}${where}\ntoken: ${token}\n(shown once: only its hash is stored)`);
@@ -92,8 +101,8 @@ export async function addUser(name: string, options: { campaign: string[] }): Pr
   });
 }
 
-export async function rotate(name: string): Promise<void> {
-  await withStore(async (store) => {
+export async function rotate(name: string, db: string): Promise<void> {
+  await withStore(db, async (store) => {
     const { annotator, token } = await rotateToken(store, name);
     console.log(
       `new token for ${annotator.name} (the old one no longer signs in):\ntoken: ${token}\n(shown once: only its hash is stored)`,
@@ -101,8 +110,8 @@ export async function rotate(name: string): Promise<void> {
   });
 }
 
-export async function revoke(name: string): Promise<void> {
-  await withStore(async (store) => {
+export async function revoke(name: string, db: string): Promise<void> {
+  await withStore(db, async (store) => {
     const annotator = await revokeAnnotator(store, name);
     console.log(
       `revoked ${annotator.name}'s token: it no longer signs in (answers are kept); \`precept annotate rotate-token ${annotator.name}\` issues a new one`,
@@ -111,11 +120,10 @@ export async function revoke(name: string): Promise<void> {
 }
 
 /** A run's comparisons as items; a run that is not there, or holds no comparisons, is an error that says which runs are. */
-async function itemsOfRun(store: Store, runId: string) {
+async function itemsOfRun(store: Store, runId: string, db: string) {
   const runs = await store.runs();
   const run = runs.find((r) => r.id === runId);
-  const db = process.env.PRECEPT_DB ?? "precept.db";
-  const where = /^postgres(ql)?:/.test(db) ? "the PostgreSQL store (--db)" : db; // a URL may hold a password
+  const where = shown(db);
   if (!run) {
     const labelled = runs.filter((r) => (r.records.comparison ?? 0) > 0).map((r) => r.id);
     throw new Error(
@@ -134,22 +142,25 @@ async function itemsOfRun(store: Store, runId: string) {
   return itemsFromComparisons(await store.records(runId, "comparison"));
 }
 
-export async function createCampaign(options: {
-  fromRun?: string;
-  fromJsonl?: string;
-  name: string;
-  overlap: number;
-  mode: "pick" | "rank";
-  flags: string;
-  guidelines?: string;
-  aiRun: string[];
-  seed: number;
-  assignmentTimeout: number;
-}): Promise<void> {
+export async function createCampaign(
+  options: {
+    fromRun?: string;
+    fromJsonl?: string;
+    name: string;
+    overlap: number;
+    mode: "pick" | "rank";
+    flags: string;
+    guidelines?: string;
+    aiRun: string[];
+    seed: number;
+    assignmentTimeout: number;
+  },
+  db: string,
+): Promise<void> {
   if (!options.fromRun === !options.fromJsonl) throw new Error("give exactly one of --from-run RUN and --from-jsonl FILE");
   const guidelines = options.guidelines ? readFileSync(options.guidelines, "utf8") : "";
-  await withStore(async (store) => {
-    const items = options.fromRun ? await itemsOfRun(store, options.fromRun) : await itemsFromJsonl(options.fromJsonl as string);
+  await withStore(db, async (store) => {
+    const items = options.fromRun ? await itemsOfRun(store, options.fromRun, db) : await itemsFromJsonl(options.fromJsonl as string);
     if (items.length === 0)
       throw new Error(`${options.fromRun ? `run ${options.fromRun}` : options.fromJsonl}: no prompt with two or more different responses`);
     const campaign = await create(
@@ -180,10 +191,11 @@ export async function createCampaign(options: {
 export async function exportCampaign(
   nameOrId: string,
   options: { consensus: boolean; raw: boolean; out: string; marginScale: number; unacceptable?: UnacceptablePolicy },
+  db: string,
 ): Promise<void> {
   if (options.consensus === options.raw) throw new Error("give exactly one of --consensus and --raw");
-  await withStore(async (store) => {
-    const campaign = await campaignNamed(store, nameOrId);
+  await withStore(db, async (store) => {
+    const campaign = await campaignNamed(store, nameOrId, db);
     const unacceptable = options.unacceptable ?? "vote";
     const { rows, heldBack } = options.consensus
       ? await consensusExport(store, campaign, { marginScale: options.marginScale, unacceptable })
@@ -200,9 +212,9 @@ export async function exportCampaign(
   });
 }
 
-export async function report(nameOrId: string, options: { json: boolean }): Promise<void> {
-  await withStore(async (store) => {
-    const r = await campaignReport(store, await campaignNamed(store, nameOrId));
+export async function report(nameOrId: string, options: { json: boolean }, db: string): Promise<void> {
+  await withStore(db, async (store) => {
+    const r = await campaignReport(store, await campaignNamed(store, nameOrId, db));
     if (options.json) return console.log(JSON.stringify(r, null, 2));
     const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
     console.log(`${r.campaign.name}: ${r.campaign.items} items, ${r.progress.answers} answers, ${r.progress.complete} items complete`);

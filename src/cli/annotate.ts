@@ -4,6 +4,7 @@
  */
 import { type Command, Option } from "commander";
 import { anyInt, intIn, numberIn, positiveInt } from "./numbers.js";
+import { storeLocation } from "./store-location.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -37,8 +38,8 @@ A typical session (the store is --db, default precept.db):
     )
     .option("--admin-token-file <file>", "read the admin's token from this file (first line)")
     .option("--max-body <bytes>", "largest accepted request body", positiveInt, 256 * 1024)
-    .action(async (options) => {
-      await (await import("./annotate-run.js")).serve(options);
+    .action(async (options, command: Command) => {
+      await (await import("./annotate-run.js")).serve(options, storeLocation(command));
     });
 
   annotate
@@ -48,19 +49,21 @@ A typical session (the store is --db, default precept.db):
     )
     .argument("<name>", "the annotator's name (letters, digits, spaces, . @ _ -)")
     .option("--campaign <campaign>", "a campaign (name or id) this annotator works in; repeat for several", collect, [])
-    .action(async (name: string, options) => (await import("./annotate-run.js")).addUser(name, options));
+    .action(async (name: string, options, command: Command) =>
+      (await import("./annotate-run.js")).addUser(name, options, storeLocation(command)),
+    );
 
   annotate
     .command("rotate-token")
     .description("issue a new sign-in token for an annotator (printed once); the old token stops working at once")
     .argument("<name>", "the annotator's name")
-    .action(async (name: string) => (await import("./annotate-run.js")).rotate(name));
+    .action(async (name: string, _options, command: Command) => (await import("./annotate-run.js")).rotate(name, storeLocation(command)));
 
   annotate
     .command("revoke")
     .description("revoke an annotator's token (e.g. a leaked one): it no longer signs in; answers are kept; rotate-token lets them back in")
     .argument("<name>", "the annotator's name")
-    .action(async (name: string) => (await import("./annotate-run.js")).revoke(name));
+    .action(async (name: string, _options, command: Command) => (await import("./annotate-run.js")).revoke(name, storeLocation(command)));
 
   annotate
     .command("create-campaign")
@@ -80,7 +83,7 @@ A typical session (the store is --db, default precept.db):
       numberIn({ min: 0, max: 525_600 }),
       60,
     )
-    .action(async (options) => (await import("./annotate-run.js")).createCampaign(options));
+    .action(async (options, command: Command) => (await import("./annotate-run.js")).createCampaign(options, storeLocation(command)));
 
   annotate
     .command("export")
@@ -98,12 +101,16 @@ A typical session (the store is --db, default precept.db):
         .default("vote"),
     )
     .requiredOption("--out <file>", "JSONL file to write")
-    .action(async (campaign: string, options) => (await import("./annotate-run.js")).exportCampaign(campaign, options));
+    .action(async (campaign: string, options, command: Command) =>
+      (await import("./annotate-run.js")).exportCampaign(campaign, options, storeLocation(command)),
+    );
 
   annotate
     .command("report")
     .description("print a campaign's progress, agreement (Cohen's kappa, Krippendorff's alpha) and AI-vs-human figures")
     .argument("<campaign>", "campaign name or id")
     .option("--json", "print the whole report as JSON", false)
-    .action(async (campaign: string, options) => (await import("./annotate-run.js")).report(campaign, options));
+    .action(async (campaign: string, options, command: Command) =>
+      (await import("./annotate-run.js")).report(campaign, options, storeLocation(command)),
+    );
 }

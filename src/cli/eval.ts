@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { HubOptions } from "../eval/hub-datasets.js";
 import type { Suite } from "../eval/suite.js";
 import { itemProgress } from "./progress.js";
+import { givenStoreLocation } from "./store-location.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -67,9 +68,9 @@ export function addEvalCommands(program: Command): void {
       const model = await open(o.model);
       const judge = o.judge ? await open(o.judge) : undefined;
       const ref = o.ref ? await open(o.ref) : undefined;
-      const db = command.optsWithGlobals<{ db: string }>().db;
       (await import("node:fs")).mkdirSync(o.out, { recursive: true });
-      const store = await openStore(db && db !== "precept.db" ? db : join(o.out, "precept.db"));
+      // --db (or PRECEPT_DB) when given, even the default's name; else <out>/precept.db.
+      const store = await openStore(givenStoreLocation(command) ?? join(o.out, "precept.db"));
       const bars = new Map<string, ReturnType<typeof itemProgress>>();
       const bar = (suite: string) => {
         let b = bars.get(suite);

@@ -69,10 +69,10 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError("(run `precept --help` for usage)")
     .hook("preAction", (command) => {
-      const { threads, device, db } = command.opts<{ threads?: string; device: string; db: string }>();
+      // The store location is not put here: each command passes --db down as a parameter (store-location.ts).
+      const { threads, device } = command.opts<{ threads?: string; device: string }>();
       if (threads) process.env.PRECEPT_THREADS = threads;
       process.env.PRECEPT_DEVICE = device;
-      process.env.PRECEPT_DB = db;
     });
 
   program

@@ -113,6 +113,20 @@ describe("--db", () => {
     expect(existsSync(join(cwd, "precept.db"))).toBe(false);
   });
 
+  it("annotate and store commands: --db over PRECEPT_DB", async () => {
+    const cwd = dir("annotate");
+    const added = precept(cwd, join(cwd, "env.db"), "--db", join(cwd, "flag.db"), "annotate", "add-user", "alice");
+    expect(added.code, added.err).toBe(0);
+    const listed = precept(cwd, join(cwd, "env.db"), "--db", join(cwd, "flag.db"), "store", "runs", "--json");
+    expect(listed.code, listed.err).toBe(0);
+    expect(JSON.parse(listed.out)).toEqual([]);
+    const store = await openStore(join(cwd, "flag.db"));
+    expect((await store.annotators()).map((a) => a.name)).toEqual(["alice"]);
+    await store.close();
+    expect(existsSync(join(cwd, "env.db"))).toBe(false);
+    expect(existsSync(join(cwd, "precept.db"))).toBe(false);
+  });
+
   it("cai run: --db is the recipe's store", () => {
     const cwd = dir("cai-run");
     writeFileSync(

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { z } from "zod";
 import { addSchemaOptions, mergeFlags, readConfigFile } from "./schema-options.js";
+import { storeLocation } from "./store-location.js";
 
 /** A trainer as the CLI sees it; `run` names the function in recipes/train-run.ts, loaded only when the command runs (after --threads is applied). */
 export type TrainerEntry = { description: string; schema: z.ZodObject; run: string };
@@ -45,18 +46,18 @@ export function addTrainCommands(program: Command, trainers: Record<string, Trai
         console.error(`${name}: overwrite_output_dir: removed the earlier run's ${removed.join(", ")} from ${config.output_dir}`);
       const runners = (await import("../recipes/train-run.js")) as unknown as Record<
         string,
-        (config: unknown, options: { resume?: string }) => Promise<void>
+        (config: unknown, options: { resume?: string; db: string }) => Promise<void>
       >;
-      await (runners[entry.run] as (config: unknown, options: { resume?: string }) => Promise<void>)(
-        parsed.data,
-        opts.resume ? { resume: opts.resume } : {},
-      );
+      await (runners[entry.run] as (config: unknown, options: { resume?: string; db: string }) => Promise<void>)(parsed.data, {
+        ...(opts.resume ? { resume: opts.resume } : {}),
+        db: storeLocation(command),
+      });
     });
   }
 }
 
 /** The options that name a model a run reads (output_dir must not be one of them). */
-const MODEL_FIELDS = ["model_name_or_path", "ref_model_name_or_path", "reward_model_path"];
+const MODEL_FIELDS = ["model_name_or_path", "ref_model_name_or_path", "reward_model_path", "judge"];
 
 /** A config file key that no option has is an error naming it and the closest option (a typo like `learnin_rate`). */
 export function checkKnownKeys(path: string, values: Record<string, unknown>, known: string[]): void {

@@ -42,6 +42,8 @@ type RunOptions = {
   resume?: string;
   /** PPO only: extra metrics per rollout (see `trainPpo`). */
   observe?: Parameters<typeof trainPpo>[0]["observe"];
+  /** Online DPO with a judge: the store its judgements are kept in (default: precept.db). */
+  db?: string;
 };
 
 async function load(path: string): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
@@ -320,7 +322,7 @@ export async function runOnlineDpo(config: OnlineDpoConfig, options: RunOptions)
       import("../cai/online-judge.js"),
     ]);
     const constitution = loadConstitution(config.constitution as string);
-    const store = await openStore();
+    const store = await openStore(options.db ?? "precept.db");
     close.push(() => store.close());
     const feedback = await openProvider(config.judge as string, { cache: new StoreCache(store) });
     // One run per output_dir and judge, so a resumed run reuses the judgements it already stored.

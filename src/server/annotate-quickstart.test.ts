@@ -126,12 +126,12 @@ describe("annotation on a campaign made like the quickstart's (s0 + contrast c0)
   it("says when --from-run names no run, or a run without comparisons, and which runs there are", async () => {
     const generations = await store.records(run, "generation");
     expect(generations.some((g) => g.key.endsWith("/c0"))).toBe(true); // the key scheme that defeated the old lookup
-    const missing = await printed(() => createCampaign(campaignOptions("x", "no-such-run")));
+    const missing = await printed(() => createCampaign(campaignOptions("x", "no-such-run"), db));
     expect(String(missing.error)).toMatch(
       new RegExp(`--from-run no-such-run: no such run in .*store\\.db\\. Runs with comparisons: ${run}\\. .*precept store runs`),
     );
     await store.addRecords("generations-only", [{ kind: "generation", key: "g", data: { prompt: "p", completion: "c" } }]);
-    const empty = await printed(() => createCampaign(campaignOptions("y", "generations-only")));
+    const empty = await printed(() => createCampaign(campaignOptions("y", "generations-only"), db));
     expect(String(empty.error)).toMatch(/generations-only: the run has no comparison records \(it holds 1 generation\).*cai label/);
     // `precept store runs` lists them with kind, creation time and counts.
     const listed = runPrecept("--db", db, "store", "runs");
@@ -141,7 +141,7 @@ describe("annotation on a campaign made like the quickstart's (s0 + contrast c0)
   });
 
   it("compares AI labels with people through the stored responses, and counts 'all unacceptable' as a vote", async () => {
-    const created = await printed(() => createCampaign(campaignOptions("quickstart", run)));
+    const created = await printed(() => createCampaign(campaignOptions("quickstart", run), db));
     expect(created.error).toBeNull();
     const campaign = await findCampaign(store, "quickstart");
     if (!campaign) throw new Error("campaign not created");
@@ -184,7 +184,7 @@ describe("annotation on a campaign made like the quickstart's (s0 + contrast c0)
 
     // cid's "all unacceptable": a vote for neither. With ann and bea for response 0 the pair is still decided, at 2/3, and says so.
     const out = join(tmp, "consensus.jsonl");
-    const voted = await printed(() => exportCampaign("quickstart", { consensus: true, raw: false, out, marginScale: 1 }));
+    const voted = await printed(() => exportCampaign("quickstart", { consensus: true, raw: false, out, marginScale: 1 }, db));
     expect(voted.error).toBeNull();
     const rows = readFileSync(out, "utf8")
       .trim()
@@ -198,7 +198,7 @@ describe("annotation on a campaign made like the quickstart's (s0 + contrast c0)
     expect(withVeto[0]?.margin).toBe(0.666667);
     // Veto: any such answer keeps the item out, and the export says how many pairs it held back.
     const vetoed = await printed(() =>
-      exportCampaign("quickstart", { consensus: true, raw: false, out, marginScale: 1, unacceptable: "veto" }),
+      exportCampaign("quickstart", { consensus: true, raw: false, out, marginScale: 1, unacceptable: "veto" }, db),
     );
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(1);
     expect(vetoed.out).toMatch(/1 pair\(s\) left out: "all unacceptable" answers.*--unacceptable veto/);
