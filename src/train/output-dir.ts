@@ -21,10 +21,11 @@ export function earlierRun(dir: string): string[] {
     .sort();
 }
 
-/** A local directory a model id names (`local:DIR` or a path); null for hub ids. */
+/** A local directory a model or provider id names (`local:DIR`, `llama:DIR` or a path); null for hub and remote ids. */
 function localPath(id: string): string | null {
-  if (id.startsWith("hf:")) return null;
-  return resolve(id.startsWith("local:") ? id.slice("local:".length) : id);
+  const scheme = /^([a-z]{2,}):/.exec(id)?.[1];
+  if (scheme === undefined) return resolve(id);
+  return scheme === "local" || scheme === "llama" ? resolve(id.slice(scheme.length + 1)) : null;
 }
 
 export function prepareOutputDir({

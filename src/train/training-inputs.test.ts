@@ -127,6 +127,12 @@ describe("output_dir rules (HF overwrite_output_dir / resume)", () => {
     expect(() => prepareOutputDir({ outputDir: `${model}/`, inputs: { model_name_or_path: `local:${model}` }, overwrite: true })).toThrow(
       /is the model_name_or_path this run reads: training would overwrite that model in place; choose another output_dir/,
     );
+    expect(() => prepareOutputDir({ outputDir: model, inputs: { judge: `llama:${model}` }, overwrite: false })).toThrow(
+      /is the judge this run reads/,
+    );
+    expect(prepareOutputDir({ outputDir: join(tmp, "x"), inputs: { judge: "openai:x", m: "hf:Org/x" }, overwrite: false }).removed).toEqual(
+      [],
+    );
     const out = join(tmp, "earlier");
     mkdirSync(join(out, "checkpoint-4"), { recursive: true });
     writeFileSync(join(out, "metrics.jsonl"), "{}\n");
