@@ -77,9 +77,13 @@ describe("precept train", () => {
       "3",
       "--resume",
       "latest",
+      "--max_length",
+      "100000",
     );
     expect(resumed.code).toBe(0);
     expect(resumed.out).toMatch(/done after 6 steps/);
+    // max_length past the model's positions: said plainly, and examples are cut there (not a 4 GiB allocation error).
+    expect(resumed.err).toContain("sft: max_length 100000 is more than the model's 96 positions; examples are truncated to 96 tokens");
   });
 
   it("trains a reward model, then PPO against it", () => {
