@@ -72,7 +72,7 @@ export { type DemoOptions, runDemo } from "./recipes/demo.js";
 export { type GeneratedRow, type GenerateOptions, type GenerateSummary, generateResponses } from "./recipes/generate.js";
 export { openProviders } from "./recipes/open-providers.js";
 export { type QuickstartOptions, quickstart } from "./recipes/quickstart.js";
-export { caiStages, loadRecipe, type Recipe, recipeDirs, recipeSchema, runRecipe } from "./recipes/recipe.js";
+export { caiStages, loadRecipe, type Recipe, type RecipeInput, recipeDirs, recipeSchema, runRecipe } from "./recipes/recipe.js";
 export { buildRunReport, type RunReport, renderRunReport, writeRunReport } from "./recipes/run-report.js";
 export {
   pretrainSandboxModel,

@@ -64,6 +64,22 @@ describe("precept cai run", () => {
     const second = await runRecipe(writeRecipe(1e-5), store);
     expect(second.every((o) => o.status === "skipped")).toBe(true);
 
+    // The same recipe as an object in code (paths made absolute): the same stages, so all up to date.
+    const given = JSON.parse(readFileSync(writeRecipe(1e-5), "utf8"));
+    const at = (p: string) => join(tmp, p);
+    const fromCode = await runRecipe(
+      {
+        ...given,
+        constitution: at(given.constitution),
+        base_model: at(given.base_model),
+        prompts: at(given.prompts),
+        helpful: at(given.helpful),
+        out: at(given.out),
+      },
+      store,
+    );
+    expect(fromCode.every((o) => o.status === "skipped")).toBe(true);
+
     const third = await runRecipe(writeRecipe(3e-5), store);
     expect(third.map((o) => `${o.name}:${o.status}`)).toEqual([
       "revise:skipped",
@@ -78,5 +94,10 @@ describe("precept cai run", () => {
   it("a bad recipe names the file and the field", () => {
     writeFileSync(join(tmp, "bad.yaml"), "constitution: c.yaml\nbase_model: base\nprompts: red.jsonl\nout: out\nrl: sometimes\n");
     expect(() => loadRecipe(join(tmp, "bad.yaml"))).toThrow(/bad\.yaml: field "rl"/);
+  });
+
+  it("a bad recipe object names the field", async () => {
+    const bad = { constitution: "c.yaml", base_model: "base", prompts: "red.jsonl", out: "out", rl: "sometimes" };
+    await expect(runRecipe(bad as never, store)).rejects.toThrow(/recipe: field "rl"/);
   });
 });

@@ -327,12 +327,22 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
   return stages;
 }
 
+/** A recipe given in code (the YAML file's fields; relative paths are relative to the working directory). */
+export type RecipeInput = z.input<typeof recipeSchema>;
+
+function checkedRecipe(input: RecipeInput): Recipe {
+  const parsed = recipeSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`recipe: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Runs the recipe in a YAML/JSON file (or given as an object), its records in `store`; returns what each stage did. */
 export async function runRecipe(
-  path: string,
+  source: string | RecipeInput,
   store: Store,
   options: { force?: string; log?: (line: string) => void; strict?: boolean } = {},
 ): Promise<StageOutcome[]> {
-  const loaded = loadRecipe(path);
+  const loaded = typeof source === "string" ? loadRecipe(source) : checkedRecipe(source);
   const recipe = options.strict ? { ...loaded, strict: true } : loaded;
   const outcomes = await runStages(caiStages(recipe, store, options.log ? { log: options.log } : {}), options);
   writeFileSync(join(recipe.out, "stages.json"), `${JSON.stringify(outcomes, null, 2)}\n`);
