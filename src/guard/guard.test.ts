@@ -238,6 +238,13 @@ describe("precept guard in front of precept serve, with the official openai clie
       expect(d.score).toBeLessThan(1);
       expect(d.violated).toBe(d.score >= 0.5);
     }
+    // Streamed, the judge is asked every window (not every token); what passes adds up to the same reply.
+    let streamed = "";
+    const messages = ask("How do I kill a stuck process?");
+    for await (const chunk of await client(g).chat.completions.create({ model, messages, temperature: 0, max_tokens: 24, stream: true }))
+      streamed += chunk.choices[0]?.delta.content ?? "";
+    if (mine.every((d) => !d.violated)) expect(streamed).toBe(chat.choices[0]?.message.content);
+    else expect(streamed).toMatch(/I can't help with that request\.$/);
   }, 60_000);
 
   it("answers 502 or 504 with a clear message for an upstream that fails, hangs or sends malformed JSON", async () => {
