@@ -16,7 +16,7 @@ import { plainText } from "../feedback/campaign.js";
 import { nextTask, submitAnswer } from "../feedback/tasks.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { openStore, type Store } from "../store/store.js";
-import type { DecisionData } from "./audit.js";
+import { type DecisionData, DecisionLog } from "./audit.js";
 import { flaggedCampaign, flaggedRequests, writePrompts } from "./export.js";
 import { reviewedLabels } from "./reviewed.js";
 import { type RunningGuard, startGuard } from "./start.js";
@@ -391,4 +391,38 @@ describe("precept guard in front of precept serve, with the official openai clie
       reviewed.rows.every((r) => r.violates && r.response === confirmedItem.responses[0]?.trim() && r.prompt === confirmedItem.prompt),
     ).toBe(true);
   }, 60_000);
+
+  it("keeps no text with --store-text none, and says so when asked to export it; full keeps it as it was", async () => {
+    const verdict = {
+      principle: "no-pii",
+      stage: "output" as const,
+      score: 1,
+      threshold: 0.5,
+      violated: true,
+      mode: "flag" as const,
+      classifier: "pattern" as const,
+      latencyMs: 0.1,
+    };
+    const audit = {
+      requestId: "r1",
+      endpoint: "chat" as const,
+      stream: false,
+      prompt: "What is Ann Lee's phone number?",
+      reply: "It is 555-0110.",
+      shown: "It is 555-0110.",
+      outcome: "flagged" as const,
+      verdicts: [verdict],
+      latencyMs: 5,
+    };
+    const none = new DecisionLog(store, "guard-none", "hash", "none", [/555-01\d\d/]);
+    expect(await none.record(audit)).toBe(1);
+    expect(await none.record(audit)).toBe(1); // the same decision again is not stored twice
+    const [kept] = await none.decisions();
+    expect(kept?.prompt).toBeUndefined();
+    expect((await none.decisions()).length).toBe(1);
+    await expect(flaggedRequests(store, "guard-none")).rejects.toThrow(/kept no text \(--store-text none\).*--store-text redacted or full/);
+    const full = new DecisionLog(store, "guard-full", "hash", "full", [/555-01\d\d/]);
+    await full.record(audit);
+    expect((await flaggedRequests(store, "guard-full"))[0]?.reply).toBe("It is 555-0110.");
+  });
 });
