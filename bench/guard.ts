@@ -138,7 +138,7 @@ export async function runGuardBench(): Promise<void> {
   const combinedPolicy = join(tmp, "combined-policy.yaml");
   writeFileSync(
     combinedPolicy,
-    `${readFileSync(join(ROOT, "constitutions/sandbox-guard.yaml"), "utf8")}${["medical-care", "cite-policy", "fair-moderation"].map((id) => `  ${id}: { stages: [output] }\n`).join("")}`,
+    `${readFileSync(join(ROOT, "policies/sandbox-guard.yaml"), "utf8")}${["medical-care", "cite-policy", "fair-moderation"].map((id) => `  ${id}: { stages: [output] }\n`).join("")}`,
   );
   const guards: Record<string, RunningGuard> = {};
   try {
@@ -153,7 +153,7 @@ export async function runGuardBench(): Promise<void> {
     };
     guards.patterns = await startGuard({
       ...common,
-      policy: join(ROOT, "constitutions/sandbox-guard.yaml"),
+      policy: join(ROOT, "policies/sandbox-guard.yaml"),
       upstream: upstream(),
       run: "bench-patterns",
     });

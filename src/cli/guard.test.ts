@@ -20,7 +20,7 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const files = ["--constitution", join(ROOT, "constitutions/sandbox.yaml"), "--policy", join(ROOT, "constitutions/sandbox-guard.yaml")];
+const files = ["--constitution", join(ROOT, "constitutions/sandbox.yaml"), "--policy", join(ROOT, "policies/sandbox-guard.yaml")];
 
 /** Starts `precept guard ARGS` and resolves with its port once it listens. */
 function startGuard(...args: string[]): Promise<{ child: ChildProcess; port: number; out: () => string }> {

@@ -226,7 +226,7 @@ export function addGuardCommands(program: Command): void {
     .requiredOption("--constitution <file>", "the constitution (YAML or JSON)")
     .option(
       "--policy <file>",
-      "the guard policy: modes, stages, patterns and thresholds per principle, refusal, window (see constitutions/sandbox-guard.yaml)",
+      "the guard policy: modes, stages, patterns and thresholds per principle, refusal, window (see policies/sandbox-guard.yaml)",
     )
     .addOption(new Option("--mode <mode>", "mode of every principle the policy gives none").choices(["block", "revise", "flag"]))
     .option(

@@ -25,7 +25,7 @@ import { Upstream } from "./upstream.js";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SANDBOX_BASE = join(ROOT, "models/sandbox-base");
 const CONSTITUTION = join(ROOT, "constitutions/sandbox.yaml");
-const POLICY = join(ROOT, "constitutions/sandbox-guard.yaml");
+const POLICY = join(ROOT, "policies/sandbox-guard.yaml");
 const PHONE = /555-01\d\d/;
 const tmp = mkdtempSync(join(tmpdir(), "precept-guard-"));
 let serve: { close: () => Promise<void>; port: number };
