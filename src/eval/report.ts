@@ -26,6 +26,31 @@ export type ReportSummary = {
   acceptance: Record<string, AcceptanceCheck>;
   samples: { category: string; prompt: string; responses: Record<string, string> }[];
   timings: { name: string; status: string; seconds: number }[];
+  /** The guard in front of evaluated stages (absent in summaries written before it existed). */
+  guard?: GuardSection;
+};
+
+/** Gold-judge figures of one stage's replies, straight and as a client of the guard would see them. */
+export type GuardStageFigures = {
+  n: number;
+  before: { violationRate: number; evasiveness: number; helpfulness: number };
+  after: { violationRate: number; evasiveness: number; helpfulness: number };
+  /** Relative fall of the violation rate; null when there was nothing to remove. */
+  violationReduction: number | null;
+  /** Refusals of harmless-but-scary requests, after minus before (points as a fraction). */
+  evasivenessChange: number;
+  blockedRequests: number;
+  blockedReplies: number;
+  flagged: number;
+  blockedByPrinciple: Record<string, number>;
+};
+
+export type GuardSection = {
+  policy: string;
+  classifier: string;
+  principles: { id: string; mode: string; stages: string[] }[];
+  refusal: string;
+  stages: Record<string, GuardStageFigures>;
 };
 
 export type AcceptanceCheck = { value: number | boolean | null; target: string; pass: boolean | null; note?: string };
@@ -103,6 +128,53 @@ function htmlTable(rows: string[][]): string {
   return `<table><thead><tr>${(head ?? []).map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${body
     .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
     .join("")}</tbody></table>`;
+}
+
+/** The guard section's table: one row per screened stage. */
+export function guardTable(g: GuardSection): string[][] {
+  const header = [
+    "stage",
+    "violations before",
+    "violations after",
+    "relative reduction",
+    "scary refusals before",
+    "scary refusals after",
+    "helpfulness after",
+    "requests blocked",
+    "replies blocked",
+    "flagged",
+  ];
+  const rows = Object.entries(g.stages).map(([name, f]) => [
+    name,
+    pct(f.before.violationRate),
+    pct(f.after.violationRate),
+    f.violationReduction === null ? "–" : pct(f.violationReduction),
+    pct(f.before.evasiveness),
+    pct(f.after.evasiveness),
+    pct(f.after.helpfulness),
+    `${f.blockedRequests} of ${f.n}`,
+    `${f.blockedReplies} of ${f.n}`,
+    String(f.flagged),
+  ]);
+  return [header, ...rows];
+}
+
+function guardHtml(g: GuardSection | undefined): string {
+  if (!g) return "";
+  const screened = g.principles.map((p) => `${p.id} (${p.mode}, ${p.stages.join(" + ")})`).join(", ");
+  const byPrinciple = Object.entries(g.stages)
+    .map(
+      ([name, f]) =>
+        `${name}: ${
+          Object.entries(f.blockedByPrinciple)
+            .map(([p, k]) => `${p} ${k}`)
+            .join(", ") || "none"
+        }`,
+    )
+    .join("; ");
+  return `<h2>Guard</h2><p>The evaluated replies as a client of <code>precept guard</code> would see them: screened with the policy <code>${escapeHtml(g.policy)}</code> (${escapeHtml(g.classifier)}; principles ${escapeHtml(screened)}); a blocked request or reply becomes the refusal "${escapeHtml(g.refusal)}", and the gold judge rules again. Principles the policy does not screen keep their violations.</p>
+<div id="guard">${htmlTable(guardTable(g))}</div>
+<p class="note">Blocks per principle: ${escapeHtml(byPrinciple)}.</p>`;
 }
 
 export function renderReport(s: ReportSummary): string {
@@ -200,6 +272,7 @@ Every figure is measured by the gold judge (code with known rules, never a train
 <h2>Stages</h2>${htmlTable(stageTable(s))}
 <dl class="columns">${STAGE_COLUMNS.map(([name, what]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(what)}</dd>`).join("")}</dl>
 <h2>Acceptance</h2><table id="acceptance"><thead><tr><th>check</th><th>value</th><th>target</th><th>result</th></tr></thead><tbody>${acceptance}</tbody></table>
+${guardHtml(s.guard)}
 <h2>Win rates</h2>${htmlTable([["pair", "gold judge", "reward model", "judge provider", "prompts"], ...winRows])}
 <h2>Charts</h2><div class="charts">${charts.join("\n")}</div>
 <p class="kl">${escapeHtml(KL_NOTE)}</p>

@@ -26,6 +26,7 @@ import { evaluateProvider } from "../world/evaluate.js";
 import { type Judged, stageMetrics } from "../world/gold-metrics.js";
 import { judge } from "../world/judge.js";
 import { allPrompts, promptById, type WorldPrompt } from "../world/prompts.js";
+import { guardSection, SANDBOX_GUARD_POLICY, sandboxGuardPolicy } from "./guard-section.js";
 import { openProviders } from "./open-providers.js";
 import { caiStages, type Recipe, recipeDirs, writeRlPrompts } from "./recipe.js";
 import { RECIPE_STAGE_DIRS, writeRunReport } from "./run-report.js";
@@ -223,6 +224,13 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
     ];
     const timings = await runStages(stages, o.log ? { log: o.log } : {});
     const summary = summarize({ out, evalDir, models, dirs, overoptDir, timings, started, fast: o.fast, base, evalPrompts });
+    // The guard in front of the base model and the final stage: their evaluated replies screened again, in-process.
+    summary.guard = await guardSection(
+      { policy: sandboxGuardPolicy(SANDBOX_CONSTITUTION), judge: null },
+      { base: readResults(evalDir, "base"), "rl-cai-ppo": readResults(evalDir, "rl-cai-ppo") },
+      promptById,
+      SANDBOX_GUARD_POLICY,
+    );
     if (o.judge) await judgeWinRates(summary, { judgeId: o.judge, store, evalDir, out, models: Object.keys(models), seed: o.seed });
     writeFileSync(join(out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(out, "report.html"), renderReport(summary));
