@@ -78,7 +78,8 @@ for (const entry of performance.getEntriesByType("measure")) {
   else
     kind = props.get("nargs") === "1" && !/[+*\-/]|Exp|Log|Max|Min|Where|Cast|Sin|Cos|Sqrt|Recip/.test(exp) ? "layout copy" : "elementwise";
   const seconds = entry.duration / 1000;
-  const k = (byKind[kind] ??= { seconds: 0, kernels: 0 });
+  const k = byKind[kind] ?? { seconds: 0, kernels: 0 };
+  byKind[kind] = k;
   k.seconds += seconds;
   k.kernels++;
   const key = `${kind} ${entry.name} ${reduction} ${(exp ?? props.get("inputShapes") ?? "").slice(0, 160)}`;
