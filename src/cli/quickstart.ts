@@ -1,7 +1,7 @@
 /** `precept quickstart`: runs the library quickstart with progress bars, then prints its table and acceptance checks. */
 import { join, resolve } from "node:path";
 import cliProgress from "cli-progress";
-import { stageTable, terminalTable, verdictLine } from "../eval/report.js";
+import { guardTable, stageTable, terminalTable, verdictLine } from "../eval/report.js";
 import { type QuickstartOptions, quickstart as runQuickstart } from "../recipes/quickstart.js";
 
 export async function quickstart(o: Omit<QuickstartOptions, "log" | "onEvalProgress">): Promise<void> {
@@ -30,5 +30,7 @@ export async function quickstart(o: Omit<QuickstartOptions, "log" | "onEvalProgr
     else console.log(`${a.pass ? "pass" : "FAIL"}  ${name}: ${value} (target ${a.target})`);
   }
   console.log(`verdict: ${verdictLine(summary.acceptance)}`);
+  if (summary.guard)
+    console.log(`\nguard in front (${summary.guard.classifier}, gold judge):\n${terminalTable(guardTable(summary.guard))}`);
   console.log(`\nreport: ${join(out, "report.html")}\nfigures: ${join(out, "summary.json")}`);
 }
