@@ -8,7 +8,7 @@ import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { countParams, type ParamTree, treeRef } from "../engine/tree.js";
 import { batchArrays, bucket, padBatch } from "../models/batch.js";
-import { batchInput, type CausalLM } from "../models/model.js";
+import type { CausalLM } from "../models/model.js";
 import { nextTokenLogProbsFromHidden } from "../models/score.js";
 import type { SftConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
