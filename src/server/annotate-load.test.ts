@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { call, startAnnotateServer } from "../../test/helpers/annotate-server.js";
 import { storeEngines } from "../../test/helpers/store-engines.js";
 import { createCampaign } from "../feedback/campaign.js";
@@ -12,7 +9,7 @@ const ANNOTATORS = 20;
 const ITEMS = 40;
 const OVERLAP = 3;
 
-const { tmp, engines } = storeEngines("precept-annotate-load-");
+const { engines } = storeEngines("precept-annotate-load-");
 
 describe.each(engines)("%s: 20 annotators at once over loopback", (engine, location) => {
   it("stores every acknowledged answer exactly once, loses none, fills every item to its overlap, and stays responsive", async () => {
