@@ -174,7 +174,7 @@ function guardHtml(g: GuardSection | undefined): string {
     .join("; ");
   return `<h2>Guard</h2><p>The evaluated replies as a client of <code>precept guard</code> would see them: screened with the policy <code>${escapeHtml(g.policy)}</code> (${escapeHtml(g.classifier)}; principles ${escapeHtml(screened)}); a blocked request or reply becomes the refusal "${escapeHtml(g.refusal)}", and the gold judge rules again. Principles the policy does not screen keep their violations.</p>
 <div id="guard">${htmlTable(guardTable(g))}</div>
-<p class="note">Blocks per principle: ${escapeHtml(byPrinciple)}.</p>`;
+<p>Blocks per principle: ${escapeHtml(byPrinciple)}.</p>`;
 }
 
 export function renderReport(s: ReportSummary): string {
