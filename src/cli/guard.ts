@@ -106,6 +106,11 @@ type TrainOptions = {
   baseModel: string;
   data?: string;
   sandbox: boolean;
+  generate: boolean;
+  provider?: string;
+  prompts?: string;
+  constitution?: string;
+  run: string;
   perCategory: number;
   principles?: string;
   out: string;
@@ -115,12 +120,53 @@ type TrainOptions = {
   seed: number;
 };
 
-async function runTrain(options: TrainOptions): Promise<void> {
-  if (!options.data === !options.sandbox) throw new Error("give the labelled examples: --data FILE or --sandbox (one of them)");
+/** `--generate`: labelled replies from the constitution, written by a provider and kept in the store (a rerun continues). */
+async function generatedExamples(options: TrainOptions, location: string) {
+  if (!options.provider || !options.prompts || !options.constitution)
+    throw new Error("--generate needs --provider ID (who writes the replies), --prompts FILE and --constitution FILE");
+  const { loadConstitution } = await import("../constitution/load.js");
+  const { generateExamples, readPrompts } = await import("../guard/generate-examples.js");
+  const { openProvider } = await import("../providers/open.js");
+  const { openStore } = await import("../store/store.js");
+  const constitution = loadConstitution(options.constitution);
+  const prompts = await readPrompts(options.prompts);
+  const store = await openStore(location);
+  // No response cache: the stored replies are what a rerun reuses, and an empty reply must be asked for again.
+  const provider = await openProvider(options.provider);
+  try {
+    console.log(
+      `precept guard train: asking ${provider.id} for a violating and a compliant reply per principle and prompt (${prompts.length} prompts)`,
+    );
+    const r = await generateExamples({
+      constitution,
+      constitutionHash: constitution.hash,
+      provider,
+      prompts,
+      store,
+      run: options.run,
+      ...(options.principles ? { principles: options.principles.split(",").map((s) => s.trim()) } : {}),
+      sampling: { seed: options.seed },
+      log: console.log,
+    });
+    console.log(
+      `  run "${options.run}" in ${location}: ${r.generated} replies generated now, ${r.reused} kept from before${r.empty > 0 ? `, ${r.empty} empty (WARN: not used; try another --provider, or run again)` : ""}`,
+    );
+    return r.examples;
+  } finally {
+    provider.close?.();
+    await store.close();
+  }
+}
+
+async function runTrain(options: TrainOptions, command: Command): Promise<void> {
+  if ([options.data, options.sandbox, options.generate].filter(Boolean).length !== 1)
+    throw new Error("give the labelled examples: --data FILE, --sandbox or --generate (one of them)");
   const { trainGuardClassifier, readLabelledExamples } = await import("../guard/train.js");
   let examples = options.data
     ? await readLabelledExamples(options.data)
-    : (await import("../guard/sandbox-examples.js")).sandboxExamples({ perCategory: options.perCategory, seed: options.seed });
+    : options.generate
+      ? await generatedExamples(options, storeLocation(command))
+      : (await import("../guard/sandbox-examples.js")).sandboxExamples({ perCategory: options.perCategory, seed: options.seed });
   if (options.principles) {
     const keep = new Set(options.principles.split(",").map((s) => s.trim()));
     examples = examples.filter((e) => keep.has(e.principle));
@@ -270,6 +316,15 @@ export function addGuardCommands(program: Command): void {
       "generate the examples from the sandbox world's train split (helpful-only vs aligned replies, harmless look-alikes)",
       false,
     )
+    .option(
+      "--generate",
+      "generate the examples from the constitution: --provider writes a reply that breaks and one that keeps each principle, per prompt (stored; a rerun continues)",
+      false,
+    )
+    .option("--provider <id>", "with --generate: who writes the replies (openai:MODEL, anthropic:MODEL, local:DIR, ...)")
+    .option("--prompts <file>", 'with --generate: JSONL rows {"prompt": "..."}')
+    .option("--constitution <file>", "with --generate: the constitution whose principles the replies break or keep")
+    .option("--run <id>", "with --generate: the store run the replies are kept in", "guard-examples")
     .option("--per-category <n>", "with --sandbox: prompts per world category", count, 40)
     .option("--principles <ids>", "only these principles (comma-separated)")
     .requiredOption("--out <dir>", "where the heads and guard-classifier.json go")
