@@ -13,9 +13,10 @@ import { readJsonlRows, writeJsonl } from "../data/dataset.js";
 import type { Provider } from "../providers/provider.js";
 import { enforceGates, type GateResult } from "../quality/gate.js";
 import type { Store, WorkStatus } from "../store/store.js";
+import { type LabelConfig, labelConfigSchema, parsePipelineConfig, type ReviseConfig, reviseConfigSchema } from "./configs.js";
 import { DEFAULT_NO_PROBLEM, FORMAT_VERSION } from "./format.js";
 import { labelGates, reviseGates } from "./gates.js";
-import { type LabelMethod, type LabelPayload, type LabelSettings, labelItem, labelMethodFor, labelStats } from "./label.js";
+import { type LabelMethod, type LabelPayload, labelItem, labelMethodFor, labelStats } from "./label.js";
 import { preferenceRows, sftRows, transcripts } from "./outputs.js";
 import { type PromptPayload, type PromptSet, promptKey, type ReviseSettings, reviseItem } from "./revise.js";
 import { type RunnerOptions, runWorkItems } from "./runner.js";
@@ -44,7 +45,7 @@ export async function readPromptFile(path: string, limit?: number): Promise<{ ro
   return { rows: limit === undefined ? out : out.slice(0, limit), errors };
 }
 
-type RunControl = Pick<RunnerOptions, "concurrency" | "leaseMs" | "retries" | "maxAttempts" | "worker" | "onProgress" | "onWait"> & {
+type RunControl = Pick<RunnerOptions, "worker" | "onProgress" | "onWait"> & {
   /** Throw a `QualityGateError` (after writing the outputs and summary) when a quality gate fails. */
   strict?: boolean;
 };
@@ -91,6 +92,19 @@ async function doneKeys(store: Store, runId: string): Promise<Set<string>> {
   return new Set((await store.items(runId)).filter((i) => i.status === "done").map((i) => i.key));
 }
 
+/** The runner's options: the caller's hooks and the parsed config's concurrency, lease (seconds) and retry limits. */
+function workControl(o: RunControl, c: ReviseConfig | LabelConfig) {
+  return {
+    ...(o.worker !== undefined ? { worker: o.worker } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onWait ? { onWait: o.onWait } : {}),
+    concurrency: c.concurrency,
+    leaseMs: c.lease * 1000,
+    ...(c.retries !== undefined ? { retries: c.retries } : {}),
+    maxAttempts: c.maxAttempts,
+  };
+}
+
 function writeOutput(path: string, rows: unknown[]): void {
   mkdirSync(dirname(resolve(path)), { recursive: true });
   writeJsonl(path, rows);
@@ -114,7 +128,9 @@ export type ReviseOptions = RunControl & {
   runId?: string;
   /** Where `sft.jsonl`, `preferences.jsonl` and `summary.json` go. */
   outDir: string;
-} & Partial<Omit<ReviseSettings, "constitution">>;
+  /** A critique matching this finds no problem (default: format.ts's DEFAULT_NO_PROBLEM). */
+  noProblem?: RegExp;
+} & Partial<ReviseConfig>;
 
 export type ReviseSummary = Summary & {
   prompts: number;
@@ -126,16 +142,17 @@ export type ReviseSummary = Summary & {
 
 export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
   const started = Date.now();
+  const c = parsePipelineConfig(reviseConfigSchema, o, "cai revise");
   const settings: ReviseSettings = {
     constitution: o.constitution,
-    revisions: o.revisions ?? o.constitution.sampling.revisions,
-    seed: o.seed ?? 0,
-    mode: o.mode ?? "completion",
-    skipNoProblem: o.skipNoProblem ?? true,
+    revisions: c.revisions ?? o.constitution.sampling.revisions,
+    seed: c.seed,
+    mode: c.mode,
+    skipNoProblem: c.skipNoProblem,
     noProblem: o.noProblem ?? DEFAULT_NO_PROBLEM,
-    fewShot: o.fewShot ?? o.constitution.few_shot.critique_revision.length,
-    maxTokens: o.maxTokens ?? 128,
-    temperature: o.temperature ?? 1,
+    fewShot: c.fewShot ?? o.constitution.few_shot.critique_revision.length,
+    maxTokens: c.maxTokens,
+    temperature: c.temperature,
   };
   const critic = o.critic ?? o.policy;
   const sets: [string, PromptSet][] = [[o.prompts, "red-team"]];
@@ -164,7 +181,7 @@ export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
 
   const steps = await RecordSteps.open(o.store, runId);
   const result = await runWorkItems({
-    ...o,
+    ...workControl(o, c),
     store: o.store,
     runId,
     process: (item) => reviseItem(item, steps, { policy: o.policy, critic }, settings),
@@ -176,7 +193,7 @@ export async function runRevise(o: ReviseOptions): Promise<ReviseSummary> {
   const sft = sftRows(all, {
     mode: settings.mode,
     seed: settings.seed,
-    ...(o.helpfulRatio !== undefined ? { helpfulRatio: o.helpfulRatio } : {}),
+    ...(c.helpfulRatio !== undefined ? { helpfulRatio: c.helpfulRatio } : {}),
   });
   const prefs = preferenceRows(all, { mode: settings.mode });
   const sftPath = resolve(o.outDir, "sft.jsonl");
@@ -217,18 +234,19 @@ export type LabelOptions = RunControl & {
   runId?: string;
   /** The preference JSONL with soft labels. */
   out: string;
-} & Partial<Omit<LabelSettings, "constitution" | "method">>;
+} & Partial<LabelConfig>;
 
 export type LabelSummary = Summary & ReturnType<typeof labelStats> & { method: LabelMethod; out: string; prompts: number };
 
 export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
   const started = Date.now();
+  const c = parsePipelineConfig(labelConfigSchema, o, "cai label");
   const { rows, errors: badRows } = await readPromptFile(o.prompts, o.limit);
-  if ((o.responses ?? 2) + (o.contrast ? 1 : 0) < 2)
+  if (c.responses + (o.contrast ? 1 : 0) < 2)
     throw new Error("label: each prompt needs at least two responses (--responses, or a contrast model)");
   if (!o.policy && rows.some((r) => !r.responses))
     throw new Error(`${o.prompts}: rows without "responses" need a policy to generate them (--policy)`);
-  const mode = o.mode ?? "completion";
+  const mode = c.mode;
   const config = {
     prompts: resolve(o.prompts),
     constitution: o.constitution.hash,
@@ -236,28 +254,24 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
     feedback: o.feedback.id,
     contrast: o.contrast?.id ?? null,
     format: FORMAT_VERSION,
+    // The same keys as before configs.ts, so a run's default id stays the same.
     settings: {
-      seed: o.seed ?? 0,
+      seed: c.seed,
       mode,
-      responses: o.responses ?? 2,
-      principles: o.principles ?? o.constitution.sampling.principles_per_comparison,
-      chainOfThought: o.chainOfThought ?? false,
-      clamp: o.clamp ?? [0.4, 0.6],
-      samples: o.samples ?? 8,
-      maxTokens: o.maxTokens ?? 128,
-      temperature: o.temperature ?? 1,
-      reasoningTokens: o.reasoningTokens ?? 96,
+      responses: c.responses,
+      principles: c.principles ?? o.constitution.sampling.principles_per_comparison,
+      chainOfThought: c.chainOfThought,
+      clamp: c.clamp,
+      samples: c.samples,
+      maxTokens: c.maxTokens,
+      temperature: c.temperature,
+      reasoningTokens: c.reasoningTokens,
     },
   };
   const runId = o.runId ?? defaultRunId("label", config);
   // Chat mode has no prompt log-probs; otherwise ask the provider once. The run's config records the method.
   const method: LabelMethod = mode === "chat" ? "sampling" : await labelMethodFor(o.feedback);
-  const settings: LabelSettings = {
-    constitution: o.constitution,
-    ...config.settings,
-    clamp: config.settings.clamp as [number, number],
-    method,
-  };
+  const settings = { constitution: o.constitution, ...config.settings, method };
   await o.store.putConstitution(o.constitution.hash, o.constitution.name, o.constitution.version, o.constitution);
   await o.store.putRun(runId, "cai-label", { ...config, label_method: method });
   await o.store.enqueue(
@@ -272,7 +286,7 @@ export async function runLabel(o: LabelOptions): Promise<LabelSummary> {
   const steps = await RecordSteps.open(o.store, runId);
   const policy = o.policy ?? o.feedback;
   const result = await runWorkItems({
-    ...o,
+    ...workControl(o, c),
     store: o.store,
     runId,
     process: (item) => labelItem(item, steps, { policy, feedback: o.feedback, ...(o.contrast ? { contrast: o.contrast } : {}) }, settings),

@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { labelConfigSchema, parsePipelineConfig, reviseConfigSchema } from "../cai/configs.js";
 import { runLabel, runRevise, type Summary } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
 import type { Provider } from "../providers/provider.js";
@@ -9,50 +10,33 @@ import { failedGates, warnLines } from "../quality/gate.js";
 import { openProviders } from "../recipes/open-providers.js";
 import { loadRecipe, recipeDirs, runRecipe } from "../recipes/recipe.js";
 import { openStore } from "../store/store.js";
+import { pipelineSettings } from "./pipeline-options.js";
 import { itemProgress } from "./progress.js";
 
-type Common = {
+/** The options of one invocation; the pipeline's settings come from its config schema (src/cai/configs.ts). */
+type Invocation = {
   run?: string;
   limit?: number;
-  concurrency: number;
-  lease: number;
-  /** Not given: 1 item retry and the HTTP client's default request retries. */
-  retries?: number;
-  maxAttempts: number;
-  seed: number;
-  mode: string;
-  maxTokens: number;
-  temperature: number;
   json: boolean;
   /** Exit non-zero when a quality gate fails. */
   strict: boolean;
+  /** Not given: 1 item retry and the HTTP client's default request retries. */
+  retries?: number;
+  concurrency: number;
 };
 
 /** `--retries` given on the command line also bounds each HTTP request's retries (`--retries 0`: one attempt). */
-function httpRetries(o: Common): { maxRetries?: number } {
+function httpRetries(o: Invocation): { maxRetries?: number } {
   return o.retries !== undefined ? { maxRetries: o.retries } : {};
 }
 
-function mode(value: string): "completion" | "chat" {
-  if (value !== "completion" && value !== "chat") throw new Error(`--mode must be completion or chat, not "${value}"`);
-  return value;
-}
-
-function control(o: Common, label: string) {
+function control(o: Invocation, label: string) {
   const progress = itemProgress(label);
   return {
     progress,
     options: {
       ...(o.run ? { runId: o.run } : {}),
       ...(o.limit !== undefined ? { limit: o.limit } : {}),
-      concurrency: o.concurrency,
-      leaseMs: o.lease * 1000,
-      retries: o.retries ?? 1,
-      maxAttempts: o.maxAttempts,
-      seed: o.seed,
-      mode: mode(o.mode),
-      maxTokens: o.maxTokens,
-      temperature: o.temperature,
       onProgress: progress.onProgress,
       onWait: progress.onWait,
     },
@@ -96,26 +80,17 @@ function finish(summary: Summary, lines: string[], json: boolean, strict = false
 }
 
 export async function revise(
-  o: Common & {
-    prompts: string;
-    constitution: string;
-    policy: string;
-    critic?: string;
-    helpful?: string;
-    helpfulRatio?: number;
-    revisions?: number;
-    skip: boolean;
-    fewShot?: number;
-    out: string;
-  },
+  o: Invocation & { prompts: string; constitution: string; policy: string; critic?: string; helpful?: string; out: string },
   db: string,
 ): Promise<void> {
+  const settings = parsePipelineConfig(reviseConfigSchema, pipelineSettings(reviseConfigSchema, o), "cai revise");
   const constitution = loadConstitution(o.constitution);
   const store = await openStore(db);
   try {
     const providers = await openProviders([o.policy, o.critic ?? o.policy], store, o.concurrency, httpRetries(o));
     const { progress, options } = control(o, "revise");
     const summary = await runRevise({
+      ...settings,
       ...options,
       store,
       constitution,
@@ -123,10 +98,6 @@ export async function revise(
       critic: providers.get(o.critic ?? o.policy) as Provider,
       prompts: o.prompts,
       ...(o.helpful ? { helpful: o.helpful } : {}),
-      ...(o.helpfulRatio !== undefined ? { helpfulRatio: o.helpfulRatio } : {}),
-      ...(o.revisions !== undefined ? { revisions: o.revisions } : {}),
-      ...(o.fewShot !== undefined ? { fewShot: o.fewShot } : {}),
-      skipNoProblem: o.skip,
       outDir: o.out,
     }).finally(() => progress.stop());
     finish(
@@ -145,22 +116,10 @@ export async function revise(
 }
 
 export async function label(
-  o: Common & {
-    prompts: string;
-    constitution: string;
-    policy?: string;
-    feedback?: string;
-    contrast?: string;
-    responses: number;
-    principles?: number;
-    cot: boolean;
-    clamp: [number, number];
-    samples: number;
-    reasoningTokens: number;
-    out: string;
-  },
+  o: Invocation & { prompts: string; constitution: string; policy?: string; feedback?: string; contrast?: string; out: string },
   db: string,
 ): Promise<void> {
+  const settings = parsePipelineConfig(labelConfigSchema, pipelineSettings(labelConfigSchema, o), "cai label");
   const constitution = loadConstitution(o.constitution);
   const feedbackId = o.feedback ?? o.policy;
   if (!feedbackId) throw new Error("give --feedback (the model that compares responses) or --policy");
@@ -174,6 +133,7 @@ export async function label(
     );
     const { progress, options } = control(o, "label");
     const summary = await runLabel({
+      ...settings,
       ...options,
       store,
       constitution,
@@ -181,18 +141,12 @@ export async function label(
       feedback: providers.get(feedbackId) as Provider,
       ...(o.contrast ? { contrast: providers.get(o.contrast) as Provider } : {}),
       prompts: o.prompts,
-      responses: o.responses,
-      ...(o.principles !== undefined ? { principles: o.principles } : {}),
-      chainOfThought: o.cot,
-      clamp: o.clamp,
-      samples: o.samples,
-      reasoningTokens: o.reasoningTokens,
       out: o.out,
     }).finally(() => progress.stop());
     finish(
       summary,
       [
-        `labels by ${summary.method === "logprobs" ? "answer log-probs" : `sampling ${o.samples} answers (the provider gives no log-probs)`}: ${summary.pairs} pairs, mean confidence ${summary.meanConfidence.toFixed(3)}, position-bias rate ${(summary.positionBiasRate * 100).toFixed(1)}%, first position picked ${(summary.firstPositionRate * 100).toFixed(1)}%`,
+        `labels by ${summary.method === "logprobs" ? "answer log-probs" : `sampling ${settings.samples} answers (the provider gives no log-probs)`}: ${summary.pairs} pairs, mean confidence ${summary.meanConfidence.toFixed(3)}, position-bias rate ${(summary.positionBiasRate * 100).toFixed(1)}%, first position picked ${(summary.firstPositionRate * 100).toFixed(1)}%`,
         `preferences: ${summary.out}`,
         `next: precept train rm --model_name_or_path <model> --train_file ${summary.out} --output_dir runs/rm`,
       ],

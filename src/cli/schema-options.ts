@@ -13,7 +13,7 @@ import { intIn, numberIn, type Range } from "./numbers.js";
 type Def = { type: string; defaultValue?: unknown; innerType?: z.ZodType; entries?: Record<string, string> };
 
 /** Strips default/optional/nullable wrappers: the underlying kind, the default, whether null is allowed. */
-function describeField(field: z.ZodType): {
+export function describeField(field: z.ZodType): {
   kind: string;
   choices?: string[];
   hasDefault: boolean;
@@ -51,7 +51,7 @@ function numberRange(schema: z.ZodType): { int: boolean; range: Range } {
   return { int: (schema as unknown as { isInt?: boolean }).isInt === true, range };
 }
 
-function parseValue(kind: string, raw: string, flag: string, number?: { int: boolean; range: Range }): unknown {
+export function parseValue(kind: string, raw: string, flag: string, number?: { int: boolean; range: Range }): unknown {
   if (raw === "null") return null; // the schema decides whether null is allowed
   // Refused by commander naming the flag, before any work starts (numbers.ts).
   if (kind === "number") return (number?.int ? intIn : numberIn)(number?.range ?? {})(raw);

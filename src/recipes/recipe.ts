@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import { fromYamlSection, labelConfigSchema, parsePipelineConfig, reviseConfigSchema, yamlSectionSchema } from "../cai/configs.js";
 import { FORMAT_VERSION, responsePrompt } from "../cai/format.js";
 import { readPromptFile, runLabel, runRevise } from "../cai/pipeline.js";
 import { loadConstitution } from "../constitution/load.js";
@@ -22,32 +23,16 @@ import { writeRunReport } from "./run-report.js";
 import { runStages, type Stage, type StageOutcome } from "./stages.js";
 import { runDpo, runPpo, runReward, runSft } from "./train-run.js";
 
-const reviseSettings = z
-  .object({
-    revisions: z.number().int().positive(),
-    max_tokens: z.number().int().positive(),
-    temperature: z.number().min(0),
-    few_shot: z.number().int().min(0),
-    skip: z.boolean(),
-    helpful_ratio: z.number().min(0),
-    concurrency: z.number().int().positive(),
-  })
-  .partial()
-  .strict();
-const labelSettings = z
-  .object({
-    responses: z.number().int().min(1),
-    contrast_model: z.string().min(1).describe("provider id whose response joins each prompt's responses (e.g. local:<base_model>)"),
-    principles: z.number().int().positive(),
-    cot: z.boolean(),
-    clamp: z.tuple([z.number(), z.number()]),
-    samples: z.number().int().positive(),
-    max_tokens: z.number().int().positive(),
-    temperature: z.number().min(0),
-    concurrency: z.number().int().positive(),
-  })
-  .partial()
-  .strict();
+// The revise:/label: sections are the pipelines' own config schemas (src/cai/configs.ts) under their
+// snake_case names; seed is the recipe's own, and mode stays completion (the SFT stage trains on transcripts).
+const reviseSection = yamlSectionSchema(reviseConfigSchema.omit({ seed: true, mode: true }));
+const labelSection = yamlSectionSchema(labelConfigSchema.omit({ seed: true, mode: true }), {
+  contrast_model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("provider id whose response joins each prompt's responses (e.g. local:<base_model>)"),
+});
 const trainerOverrides = z.record(z.string(), z.unknown()).default({});
 
 export const recipeSchema = z
@@ -67,8 +52,8 @@ export const recipeSchema = z
     rl: z.enum(["ppo", "dpo", "both"]).default("ppo"),
     seed: z.number().int().min(0).default(0),
     strict: z.boolean().optional().describe("stop at the first stage whose quality gates fail (WARN lines otherwise)"),
-    revise: reviseSettings.default({}),
-    label: labelSettings.default({}),
+    revise: reviseSection.default({}),
+    label: labelSection.default({}),
     sft: trainerOverrides,
     reward: trainerOverrides,
     ppo: trainerOverrides,
@@ -156,22 +141,20 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       inputs: [r.constitution, r.base_model, r.prompts, ...(r.helpful ? [r.helpful] : []), ...localDir(criticId)],
       settings: { revise: r.revise, seed: r.seed, critic: criticId, format: FORMAT_VERSION },
       run: async () => {
-        const summary = await withProviders([policyId, criticId], r.revise.concurrency ?? 8, (get) =>
+        const settings = parsePipelineConfig(
+          reviseConfigSchema,
+          { ...fromYamlSection(reviseConfigSchema, r.revise), seed: r.seed },
+          "recipe revise",
+        );
+        const summary = await withProviders([policyId, criticId], settings.concurrency, (get) =>
           runRevise({
+            ...settings,
             store,
             constitution,
             policy: get(policyId),
             critic: get(criticId),
             prompts: r.prompts,
             ...(r.helpful ? { helpful: r.helpful } : {}),
-            ...(r.revise.helpful_ratio !== undefined ? { helpfulRatio: r.revise.helpful_ratio } : {}),
-            ...(r.revise.revisions !== undefined ? { revisions: r.revise.revisions } : {}),
-            ...(r.revise.few_shot !== undefined ? { fewShot: r.revise.few_shot } : {}),
-            ...(r.revise.max_tokens !== undefined ? { maxTokens: r.revise.max_tokens } : {}),
-            ...(r.revise.temperature !== undefined ? { temperature: r.revise.temperature } : {}),
-            skipNoProblem: r.revise.skip ?? true,
-            concurrency: r.revise.concurrency ?? 8,
-            seed: r.seed,
             outDir: dirs.revise,
             strict: r.strict ?? false,
           }),
@@ -218,22 +201,19 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
       run: async () => {
         const slCaiId = `local:${dirs.slCai}`;
         const contrast = r.label.contrast_model ? [r.label.contrast_model] : [];
-        const summary = await withProviders([slCaiId, feedbackId, ...contrast], r.label.concurrency ?? 8, (get) =>
+        const settings = parsePipelineConfig(
+          labelConfigSchema,
+          { ...fromYamlSection(labelConfigSchema, r.label), seed: r.seed },
+          "recipe label",
+        );
+        const summary = await withProviders([slCaiId, feedbackId, ...contrast], settings.concurrency, (get) =>
           runLabel({
+            ...settings,
             store,
             constitution,
             policy: get(slCaiId),
             feedback: get(feedbackId),
             prompts: labelPrompts,
-            ...(r.label.responses !== undefined ? { responses: r.label.responses } : {}),
-            ...(r.label.principles !== undefined ? { principles: r.label.principles } : {}),
-            ...(r.label.cot !== undefined ? { chainOfThought: r.label.cot } : {}),
-            ...(r.label.clamp !== undefined ? { clamp: r.label.clamp } : {}),
-            ...(r.label.samples !== undefined ? { samples: r.label.samples } : {}),
-            ...(r.label.max_tokens !== undefined ? { maxTokens: r.label.max_tokens } : {}),
-            ...(r.label.temperature !== undefined ? { temperature: r.label.temperature } : {}),
-            concurrency: r.label.concurrency ?? 8,
-            seed: r.seed,
             ...(r.label.contrast_model ? { contrast: get(r.label.contrast_model) } : {}),
             out: join(dirs.label, "preferences.jsonl"),
             strict: r.strict ?? false,
