@@ -35,6 +35,14 @@ describe("precept quickstart --fast", () => {
     expect(html).toContain("Sample transcripts");
     const json = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(json.acceptance).toHaveProperty(["violation rate down (relative, base → PPO)"]);
+    // The guard section: the base model's evaluated replies screened with the sandbox policy, judged again.
+    const guarded = summary.guard?.stages.base;
+    expect(guarded?.before.violationRate).toBe(summary.stages.base?.violationRate);
+    expect(guarded?.after.violationRate).toBeLessThan(guarded?.before.violationRate as number);
+    expect(guarded?.blockedReplies).toBeGreaterThan(0);
+    expect(guarded?.evasivenessChange).toBeLessThanOrEqual(0.05);
+    expect(json.guard.stages).toHaveProperty(["rl-cai-ppo"]);
+    expect(html).toContain("<h2>Guard</h2>");
     for (const dir of ["sl-cai", "rm", "rl-cai-ppo", "rl-cai-dpo"]) {
       expect(existsSync(join(out, dir, "model.safetensors")), dir).toBe(true);
       // Each stage model chats in the base model's format (precept serve's /v1/chat/completions works on it).
