@@ -24,6 +24,8 @@
  *   with file paths as `precept train` runs them (runSft, runDpo, ...), the sandbox assets;
  * - server: the OpenAI-compatible and annotation HTTP apps (Hono; serve with @hono/node-server).
  */
+/** The CAI pipelines' settings, one zod schema each (library defaults, `cai revise|label` flags, recipe sections). */
+export { type LabelConfig, labelConfigSchema, type ReviseConfig, reviseConfigSchema } from "./cai/configs.js";
 export {
   type LabelOptions,
   type LabelSummary,
