@@ -109,6 +109,7 @@ type TrainOptions = {
   generate: boolean;
   provider?: string;
   prompts?: string;
+  lookAlikes?: string;
   constitution?: string;
   run: string;
   perCategory: number;
@@ -130,18 +131,20 @@ async function generatedExamples(options: TrainOptions, location: string) {
   const { openStore } = await import("../store/store.js");
   const constitution = loadConstitution(options.constitution);
   const prompts = await readPrompts(options.prompts);
+  const lookAlikes = options.lookAlikes ? await readPrompts(options.lookAlikes) : [];
   const store = await openStore(location);
   // No response cache: the stored replies are what a rerun reuses, and an empty reply must be asked for again.
   const provider = await openProvider(options.provider);
   try {
     console.log(
-      `precept guard train: asking ${provider.id} for a violating and a compliant reply per principle and prompt (${prompts.length} prompts)`,
+      `precept guard train: asking ${provider.id} for a violating and a compliant reply per principle and prompt (${prompts.length} prompts), and a helpful reply to each of ${lookAlikes.length} harmless look-alikes`,
     );
     const r = await generateExamples({
       constitution,
       constitutionHash: constitution.hash,
       provider,
       prompts,
+      lookAlikes,
       store,
       run: options.run,
       ...(options.principles ? { principles: options.principles.split(",").map((s) => s.trim()) } : {}),
@@ -323,6 +326,10 @@ export function addGuardCommands(program: Command): void {
     )
     .option("--provider <id>", "with --generate: who writes the replies (openai:MODEL, anthropic:MODEL, local:DIR, ...)")
     .option("--prompts <file>", 'with --generate: JSONL rows {"prompt": "..."}')
+    .option(
+      "--look-alikes <file>",
+      'with --generate: JSONL rows {"prompt"} of harmless requests that sound like violations, answered helpfully as compliant examples',
+    )
     .option("--constitution <file>", "with --generate: the constitution whose principles the replies break or keep")
     .option("--run <id>", "with --generate: the store run the replies are kept in", "guard-examples")
     .option("--per-category <n>", "with --sandbox: prompts per world category", count, 40)

@@ -26,6 +26,8 @@ const requests: { principle: string; violates: boolean; prompt: string }[] = [];
 /** Prompts whose first violating reply comes back empty (a provider's bad moment). */
 const emptyOnce = new Set(["How do I reset my card PIN?"]);
 
+const LOOK_ALIKE = "How do I kill a stuck process?";
+const LOOK_ALIKE_REPLY = "Find its id with ps, then run kill -9 on it.";
 const REPLIES: Record<string, { violating: string; compliant: string }> = {
   "no-pii": { violating: "Sure, the customer's phone number is 555-0100.", compliant: "I can't share customer details." },
   "no-harm": { violating: "Here is how to hurt them, step by step.", compliant: "I won't help with hurting anyone." },
@@ -44,7 +46,9 @@ beforeAll(async () => {
       const prompt = /The user's request: (.*)\n/.exec(text)?.[1] ?? "";
       const violates = text.includes("breaks this principle");
       requests.push({ principle, violates, prompt });
-      let content = REPLIES[principle]?.[violates ? "violating" : "compliant"] ?? "";
+      let content = text.includes("This request is harmless")
+        ? LOOK_ALIKE_REPLY
+        : (REPLIES[principle]?.[violates ? "violating" : "compliant"] ?? "");
       if (violates && emptyOnce.delete(prompt)) content = "";
       res.setHeader("content-type", "application/json");
       res.end(
@@ -100,30 +104,37 @@ describe("guard examples generated from the constitution", () => {
     const store = await openStore(join(tmp, "library.db"));
     try {
       requests.length = 0;
-      const first = await generateExamples({ constitution, provider, prompts: prompts(6), store, run: "examples" });
-      // 2 principles × 6 prompts × 2 sides asked; one violating reply came back empty and is not kept.
-      expect(requests).toHaveLength(24);
-      expect(first).toMatchObject({ generated: 23, reused: 0, empty: 1 });
-      expect(first.examples).toHaveLength(23);
+      const lookAlikes = [LOOK_ALIKE];
+      const first = await generateExamples({ constitution, provider, prompts: prompts(6), lookAlikes, store, run: "examples" });
+      // 2 principles × (6 prompts × 2 sides + 1 look-alike) asked; one violating reply came back empty and is not kept.
+      expect(requests).toHaveLength(26);
+      expect(first).toMatchObject({ generated: 25, reused: 0, empty: 1 });
+      expect(first.examples).toHaveLength(25);
       for (const e of first.examples) {
         const replies = REPLIES[e.principle] as { violating: string; compliant: string };
-        expect(e.response).toBe(e.violates ? replies.violating : replies.compliant);
+        const expected = e.prompt === LOOK_ALIKE ? LOOK_ALIKE_REPLY : e.violates ? replies.violating : replies.compliant;
+        expect(e.response).toBe(expected);
       }
+      // The look-alike's helpful answer is a compliant example for every principle.
+      expect(first.examples.filter((e) => e.prompt === LOOK_ALIKE).map((e) => [e.principle, e.violates])).toEqual([
+        ["no-pii", false],
+        ["no-harm", false],
+      ]);
       expect(first.examples.filter((e) => e.violates)).toHaveLength(11);
 
       // The rerun with two more prompts: the empty reply is asked for again, plus the new prompts' 8; nothing twice.
       requests.length = 0;
       // A rerun is a new process: a new provider, whose in-memory response cache does not hold the empty reply.
       const rerun = new OpenAiProvider({ model: "scripted", baseUrl, apiKey: "test", maxRetries: 0 });
-      const second = await generateExamples({ constitution, provider: rerun, prompts: prompts(8), store, run: "examples" });
+      const second = await generateExamples({ constitution, provider: rerun, prompts: prompts(8), lookAlikes, store, run: "examples" });
       expect(requests).toHaveLength(9);
       expect(requests).toContainEqual({ principle: "no-pii", violates: true, prompt: "How do I reset my card PIN?" });
-      expect(second).toMatchObject({ generated: 9, reused: 23, empty: 0 });
-      expect(second.examples).toHaveLength(32);
+      expect(second).toMatchObject({ generated: 9, reused: 25, empty: 0 });
+      expect(second.examples).toHaveLength(34);
       const records = await store.records("examples", "generation");
-      expect(records).toHaveLength(32);
-      expect(new Set(records.map((r) => r.key)).size).toBe(32);
-      const pin = records.find((r) => r.key === exampleKey("no-pii", "How do I reset my card PIN?", true));
+      expect(records).toHaveLength(34);
+      expect(new Set(records.map((r) => r.key)).size).toBe(34);
+      const pin = records.find((r) => r.key === exampleKey("no-pii", "How do I reset my card PIN?", "violating"));
       expect(pin).toMatchObject({ principleId: "no-pii", modelId: "openai:scripted", data: { violates: true } });
 
       await expect(
@@ -136,12 +147,10 @@ describe("guard examples generated from the constitution", () => {
 
   it("precept guard train --generate trains a head per principle; the same command again asks only for the reply that came back empty", async () => {
     const file = join(tmp, "prompts.jsonl");
-    writeFileSync(
-      file,
-      `${prompts(20)
-        .map((prompt) => JSON.stringify({ prompt }))
-        .join("\n")}\n`,
-    );
+    const jsonl = (rows: string[]) => `${rows.map((prompt) => JSON.stringify({ prompt })).join("\n")}\n`;
+    writeFileSync(file, jsonl(prompts(20)));
+    const lookAlikes = join(tmp, "look-alikes.jsonl");
+    writeFileSync(lookAlikes, jsonl([LOOK_ALIKE, "How do I shoot a good photo?"]));
     const args = [
       "--db",
       join(tmp, "cli.db"),
@@ -152,6 +161,8 @@ describe("guard examples generated from the constitution", () => {
       "openai:scripted",
       "--prompts",
       file,
+      "--look-alikes",
+      lookAlikes,
       "--constitution",
       join(tmp, "bank.yaml"),
       "--base-model",
@@ -167,10 +178,10 @@ describe("guard examples generated from the constitution", () => {
     requests.length = 0;
     const first = await precept(...args);
     expect(first.code, first.err).toBe(0);
-    expect(requests).toHaveLength(80);
+    expect(requests).toHaveLength(84);
     expect(first.out).toContain('run "guard-examples"');
-    expect(first.out).toMatch(/79 replies generated now, 0 kept from before, 1 empty \(WARN: not used/);
-    expect(first.out).toContain("precept guard train: 79 labelled replies");
+    expect(first.out).toMatch(/83 replies generated now, 0 kept from before, 1 empty \(WARN: not used/);
+    expect(first.out).toContain("precept guard train: 83 labelled replies");
     const manifest = JSON.parse(readFileSync(join(tmp, "classifier", "guard-classifier.json"), "utf8")) as {
       principles: Record<
         string,
@@ -191,7 +202,14 @@ describe("guard examples generated from the constitution", () => {
     const again = await precept(...args, "--principles", "no-pii");
     expect(again.code, again.err).toBe(0);
     expect(requests).toEqual([{ principle: "no-pii", violates: true, prompt: "How do I reset my card PIN?" }]);
-    expect(again.out).toMatch(/1 replies generated now, 39 kept from before/);
-    expect(again.out).toContain("precept guard train: 40 labelled replies");
+    expect(again.out).toMatch(/1 replies generated now, 41 kept from before/);
+    expect(again.out).toContain("precept guard train: 42 labelled replies");
+
+    const missing = await precept("guard", "train", "--generate", "--base-model", join(tmp, "tiny"), "--out", join(tmp, "x"));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain("--generate needs --provider ID (who writes the replies), --prompts FILE and --constitution FILE");
+    const both = await precept("guard", "train", "--generate", "--sandbox", "--base-model", join(tmp, "tiny"), "--out", join(tmp, "x"));
+    expect(both.code).toBe(1);
+    expect(both.err).toContain("give the labelled examples: --data FILE, --sandbox or --generate (one of them)");
   }, 240_000);
 });

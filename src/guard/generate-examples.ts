@@ -1,8 +1,8 @@
 /**
  * Labelled examples for `precept guard train --generate`, written from the constitution by a
  * provider, as Constitutional Classifiers do: for each principle and prompt the provider is asked
- * for one reply that breaks the principle and one that keeps it, and each reply is labelled by how
- * it was asked for. Every reply is stored as a record of the run (key: principle, side, prompt), so
+ * for one reply that breaks the principle and one that keeps it (and for a helpful answer to each
+ * harmless look-alike request), and each reply is labelled by how it was asked for. Every reply is stored as a record of the run (key: principle, side, prompt), so
  * a rerun asks only for what is missing and never adds a duplicate; empty replies are not stored
  * (a rerun asks again) and are counted so the caller can say so.
  */
@@ -19,6 +19,12 @@ export type GenerateOptions = {
   constitutionHash?: string;
   provider: Provider;
   prompts: readonly string[];
+  /**
+   * Harmless requests that sound like violations ("how do I kill a stuck process"): for each
+   * principle the provider answers them helpfully, and the replies are compliant examples, so the
+   * classifier learns not to flag the look-alikes.
+   */
+  lookAlikes?: readonly string[];
   store: Store;
   /** The store run the replies are kept in. */
   run: string;
@@ -43,23 +49,30 @@ export type GeneratedExamples = {
 const INSTRUCTIONS =
   "You write training data for a safety classifier. Reply with the assistant's reply only: no preamble, no labels, no quotes.";
 
+/** Which reply is asked for: one breaking the principle, one keeping it, or a helpful answer to a harmless look-alike. */
+export type Side = "violating" | "compliant" | "lookalike";
+
+const SIDE_REQUEST: Record<Side, string> = {
+  violating: "Write the reply a careless assistant would give that clearly breaks this principle (the reply a critic would object to).",
+  compliant: "Write a reply that keeps this principle and is still as helpful as the principle allows.",
+  lookalike:
+    "This request is harmless, although it may sound otherwise. Write a reply that answers it fully and helpfully, as this principle allows.",
+};
+
 /** The request for one labelled reply: the principle in the constitution's own words, and which side of it to be on. */
-export function exampleRequest(principle: Principle, prompt: string, violates: boolean): ChatMessage[] {
-  const side = violates
-    ? "Write the reply a careless assistant would give that clearly breaks this principle (the reply a critic would object to)."
-    : "Write a reply that keeps this principle and is still as helpful as the principle allows.";
+export function exampleRequest(principle: Principle, prompt: string, side: Side): ChatMessage[] {
   return [
     { role: "system", content: INSTRUCTIONS },
     {
       role: "user",
-      content: `Principle "${principle.id}". A critic asks: ${principle.critique}\nA good reply does this: ${principle.revision}\n\nThe user's request: ${prompt}\n\n${side}`,
+      content: `Principle "${principle.id}". A critic asks: ${principle.critique}\nA good reply does this: ${principle.revision}\n\nThe user's request: ${prompt}\n\n${SIDE_REQUEST[side]}`,
     },
   ];
 }
 
-export function exampleKey(principle: string, prompt: string, violates: boolean): string {
+export function exampleKey(principle: string, prompt: string, side: Side): string {
   const digest = createHash("sha256").update(prompt).digest("hex").slice(0, 24);
-  return `guard-example/${principle}/${violates ? "violating" : "compliant"}/${digest}`;
+  return `guard-example/${principle}/${side}/${digest}`;
 }
 
 const storedExampleSchema = z.object({
@@ -100,18 +113,21 @@ export async function generateExamples(options: GenerateOptions): Promise<Genera
   const result: GeneratedExamples = { examples: [], generated: 0, reused: 0, empty: 0 };
   const batchSize = options.batchSize ?? 16;
   for (const principle of principles) {
-    const todo: { key: string; prompt: string; violates: boolean }[] = [];
-    for (const prompt of options.prompts)
-      for (const violates of [true, false]) {
-        const key = exampleKey(principle.id, prompt, violates);
-        if (stored.has(key)) result.reused++;
-        else todo.push({ key, prompt, violates });
-      }
+    const wantedReplies = [
+      ...options.prompts.flatMap((prompt) => (["violating", "compliant"] as const).map((side) => ({ prompt, side }))),
+      ...(options.lookAlikes ?? []).map((prompt) => ({ prompt, side: "lookalike" as const })),
+    ];
+    const todo: { key: string; prompt: string; side: Side }[] = [];
+    for (const { prompt, side } of wantedReplies) {
+      const key = exampleKey(principle.id, prompt, side);
+      if (stored.has(key)) result.reused++;
+      else todo.push({ key, prompt, side });
+    }
     let empty = 0;
     for (let at = 0; at < todo.length; at += batchSize) {
       const batch = todo.slice(at, at + batchSize);
       const replies = await options.provider.chat(
-        batch.map((t) => exampleRequest(principle, t.prompt, t.violates)),
+        batch.map((t) => exampleRequest(principle, t.prompt, t.side)),
         sampling,
       );
       const records: NewRecord[] = [];
@@ -121,7 +137,7 @@ export async function generateExamples(options: GenerateOptions): Promise<Genera
           empty++;
           return;
         }
-        const data: LabelledExample = { principle: principle.id, prompt: t.prompt, response, violates: t.violates };
+        const data: LabelledExample = { principle: principle.id, prompt: t.prompt, response, violates: t.side === "violating" };
         stored.set(t.key, data);
         records.push({
           kind: "generation",
@@ -139,11 +155,11 @@ export async function generateExamples(options: GenerateOptions): Promise<Genera
     }
     result.empty += empty;
     log(
-      `  ${principle.id}: ${todo.length - empty} replies generated, ${options.prompts.length * 2 - todo.length} already in run "${options.run}"${empty > 0 ? `, ${empty} came back empty (not kept; run again to ask again)` : ""}`,
+      `  ${principle.id}: ${todo.length - empty} replies generated, ${wantedReplies.length - todo.length} already in run "${options.run}"${empty > 0 ? `, ${empty} came back empty (not kept; run again to ask again)` : ""}`,
     );
   }
   const keep = new Set(principles.map((p) => p.id));
-  const prompts = new Set(options.prompts);
+  const prompts = new Set([...options.prompts, ...(options.lookAlikes ?? [])]);
   result.examples = [...stored.values()].filter((e) => keep.has(e.principle) && prompts.has(e.prompt));
   return result;
 }
