@@ -3,7 +3,7 @@
  * learning rate and no KL penalty really moves the policy far from its
  * reference, so the KL blow-up gate fails (and a sane run passes it);
  * `precept train dpo` on unlearnable pairs ends within noise of chance on its
- * held-out split. Under `--strict true` both exit 1. Tiny byte-level models
+ * held-out split (and passes on learnable ones). Under `--strict true` both exit 1. Tiny byte-level models
  * keep each run to seconds.
  */
 import { spawn } from "node:child_process";
@@ -17,8 +17,8 @@ import { initEngine } from "../engine/device.js";
 import { Rng } from "../engine/rng.js";
 import { loadModel, saveModel } from "../models/io.js";
 import type { GateResult } from "../quality/gate.js";
-import { ppoConfigSchema } from "../train/configs.js";
-import { runPpo } from "./train-run.js";
+import { dpoConfigSchema, ppoConfigSchema } from "../train/configs.js";
+import { runDpo, runPpo } from "./train-run.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-train-gates-"));
 const tiny = join(tmp, "tiny");
@@ -42,6 +42,11 @@ beforeAll(async () => {
     JSON.stringify({ prompt: `Item ${i}:`, chosen: ` ${phrase()}`, rejected: ` ${phrase()}` }),
   );
   writeFileSync(join(tmp, "pairs.jsonl"), `${pairs.join("\n")}\n`);
+  // Learnable pairs: the chosen side always says "yes", the rejected side "no".
+  const learnable = Array.from({ length: 120 }, (_, i) =>
+    JSON.stringify({ prompt: `Item ${i}: ${phrase()}?`, chosen: " yes, gladly", rejected: " no, never" }),
+  );
+  writeFileSync(join(tmp, "learnable.jsonl"), `${learnable.join("\n")}\n`);
 }, 60_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -164,4 +169,25 @@ describe("trainer gates on real runs", () => {
     const [gate] = gatesOf(out);
     expect(gate).toMatchObject({ gate: "chance-accuracy", ok: false, n: 36 });
   }, 240_000);
+
+  it("DPO on learnable pairs passes the chance gate on the same held-out split", async () => {
+    const out = join(tmp, "dpo-learnable");
+    const config = dpoConfigSchema.parse({
+      model_name_or_path: tiny,
+      train_file: join(tmp, "learnable.jsonl"),
+      output_dir: out,
+      eval_split: 0.3,
+      per_device_train_batch_size: 8,
+      max_steps: 6,
+      learning_rate: 0.001,
+      max_length: 64,
+      save_steps: 0,
+      logging_steps: 1,
+      progress: false,
+      strict: true,
+    });
+    const [gate] = await runDpo(config, {});
+    expect(gate).toMatchObject({ gate: "chance-accuracy", ok: true, n: 36 });
+    expect(gate?.value).toBeGreaterThan(0.8);
+  }, 180_000);
 });
