@@ -81,8 +81,9 @@ continues where it stopped, with no duplicated and no lost records.`,
       `
 Recipe fields: constitution, base_model (directory), prompts (red-team JSONL), helpful (JSONL,
 optional), label_prompts (JSONL, default: prompts), out (directory), rl: ppo | dpo, strict, and per-stage
-settings under revise, sft, label, reward, ppo, dpo (the same names as the commands' options and
-the trainers' configs).`,
+settings under revise, sft, label, reward, ppo, dpo: revise and label take the settings of
+\`cai revise\` and \`cai label\` in snake_case (max_tokens, few_shot, skip, cot, ...; not seed or mode),
+label also contrast_model (a provider id); sft, reward, ppo, dpo take the trainers' configs.`,
     )
     .action(async (config: string, options: { force?: string; strict?: boolean }, command: Command) =>
       (await import("./cai.js")).recipe(config, options, storeLocation(command)),
