@@ -1,6 +1,11 @@
 /** Layer 7: the constitution at run time (`precept guard`): screening, the proxy, the audit trail, the trained classifier. */
 export { type DecisionData, DecisionLog, type Outcome as GuardOutcome, type RequestAudit, STORE_TEXT, type StoreText } from "./audit.js";
 export { type Flagged, flaggedCampaign, flaggedRequests, writeFlagged, writePrompts } from "./export.js";
+export {
+  type GeneratedExamples,
+  type GenerateOptions as GenerateGuardExamplesOptions,
+  generateExamples as generateGuardExamples,
+} from "./generate-examples.js";
 export { JudgeClassifier, judgeQuestion } from "./judge.js";
 export { GuardMetrics } from "./metrics.js";
 export {
