@@ -9,8 +9,8 @@
  *     sandbox model with the sandbox constitution, 8 red-team prompts, concurrency 8.
  * Bounded by default so it ends on a loaded 2-core machine (32 new tokens, 135M
  * generation at batch 1 only); `--all` runs 64 new tokens, 135M at batch 16 and 24
- * CAI prompts. Both engines use `PRECEPT_THREADS` threads (default all cores;
- * llama.cpp `PRECEPT_LLAMA_THREADS` when set). Writes bench/results/llama.json.
+ * CAI prompts. The wasm engine uses `PRECEPT_THREADS` threads (default all cores),
+ * llama.cpp `PRECEPT_LLAMA_THREADS` (default one core fewer). Writes bench/results/llama.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -27,7 +27,7 @@ import { CausalLM, parseModelConfig } from "../src/models/model.js";
 import { scoreCompletions } from "../src/models/score.js";
 import { loadTokenizer } from "../src/models/tokenizer.js";
 import { BatchingProvider } from "../src/providers/batching.js";
-import { hasNodeLlamaCpp, LlamaCppProvider, NODE_LLAMA_CPP_VERSION } from "../src/providers/llama.js";
+import { defaultLlamaThreads, hasNodeLlamaCpp, LlamaCppProvider, NODE_LLAMA_CPP_VERSION } from "../src/providers/llama.js";
 import { LocalProvider } from "../src/providers/local.js";
 import type { Provider } from "../src/providers/provider.js";
 import { openStore } from "../src/store/store.js";
@@ -173,8 +173,7 @@ export async function runLlamaBench(): Promise<void> {
   }
   await initEngine();
   const threads = Number(process.env.PRECEPT_THREADS ?? availableParallelism());
-  // llama.cpp's workers spin: on a machine busy with other work, PRECEPT_LLAMA_THREADS=1 can beat all cores.
-  const llamaThreads = Number(process.env.PRECEPT_LLAMA_THREADS ?? threads);
+  const llamaThreads = defaultLlamaThreads(); // what the provider uses: PRECEPT_LLAMA_THREADS, else cores − 1
   const loadBefore = loadavg()[0] as number;
   const conditions = `load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores at the start${loadBefore > availableParallelism() ? ": under load from other jobs" : ""}`;
   console.log(

@@ -162,8 +162,8 @@ export type LlamaCppOptions = {
    */
   kvCache?: "f16" | "f32";
   /**
-   * Threads a decode step uses (default `PRECEPT_LLAMA_THREADS`, else all of `PRECEPT_THREADS` or the cores).
-   * Tiny models decode fastest on one; llama.cpp's workers spin, so on a busy machine fewer is faster.
+   * Threads a decode step uses (default `PRECEPT_LLAMA_THREADS`, else one fewer than the cores, at least 1).
+   * llama.cpp's workers spin, so beside Node's own threads, and on a busy machine, fewer is faster.
    */
   threads?: number;
   /** Where converted GGUF files are kept (default `PRECEPT_GGUF_CACHE` or ~/.cache/precept/gguf). */
@@ -192,6 +192,15 @@ function envInt(name: string): number | undefined {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return n;
+}
+
+/**
+ * `PRECEPT_LLAMA_THREADS`, else one core fewer than the machine has (at least 1): llama.cpp's workers
+ * spin, and beside Node's own threads on 2 cores, 2 of them decoded the sandbox GPT-2 at 53 tokens/s
+ * where 1 did 1,716 (bench/results/llama.json, quiet machine).
+ */
+export function defaultLlamaThreads(): number {
+  return envInt("PRECEPT_LLAMA_THREADS") ?? Math.max(1, availableParallelism() - 1);
 }
 
 /** The first k entries of a probability map sorted by probability, as log-probs. */
@@ -281,7 +290,7 @@ export class LlamaCppProvider implements Provider {
       const f32 = (options.kvCache ?? process.env.PRECEPT_LLAMA_KV_CACHE ?? "f16") === "f32";
       // An F32 cache needs plain attention: llama.cpp's CPU flash attention rounds to F16 on the way.
       const precision = f32 ? { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", flashAttention: false } : {};
-      const threads = options.threads ?? envInt("PRECEPT_LLAMA_THREADS");
+      const threads = options.threads ?? defaultLlamaThreads();
       const context = await model.createContext({ contextSize, sequences, ...precision, ...(threads ? { threads } : {}) });
       serializeSampling(context);
       const seqs = Array.from({ length: sequences }, () => context.getSequence());
