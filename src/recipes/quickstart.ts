@@ -138,7 +138,14 @@ export async function quickstart(o: QuickstartOptions): Promise<ReportSummary> {
       sft: { ...quiet, num_train_epochs: n.sftEpochs, per_device_train_batch_size: 8, learning_rate: 5e-4, warmup_steps: 5 },
       // Every labelled pair trains the reward model: with 10% held out for the chance gate, the full run's
       // PPO over-optimization run no longer showed its gold peak (measured: check FAIL; with all pairs, pass).
-      reward: { ...quiet, num_train_epochs: n.rmEpochs, per_device_train_batch_size: 8, learning_rate: 3e-4, warmup_steps: 5, eval_split: 0 },
+      reward: {
+        ...quiet,
+        num_train_epochs: n.rmEpochs,
+        per_device_train_batch_size: 8,
+        learning_rate: 3e-4,
+        warmup_steps: 5,
+        eval_split: 0,
+      },
       ppo: {
         ...quiet,
         total_episodes: n.ppoEpisodes,
