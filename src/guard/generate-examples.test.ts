@@ -4,14 +4,13 @@
  * provider), labelled by how they were asked for, kept as store records so a rerun asks only for
  * what is missing, then trained into a head per principle on a tiny model.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { preceptArgs } from "../../test/helpers/cli.js";
+import { runPreceptAsync } from "../../test/helpers/cli.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { loadConstitution } from "../constitution/load.js";
 import { OpenAiProvider } from "../providers/openai.js";
@@ -81,20 +80,7 @@ const prompts = (n: number) => ["How do I reset my card PIN?", ...Array.from({ l
 
 /** `precept ARGS` in a child process, asynchronously (the scripted server runs in this process). */
 function precept(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, preceptArgs(...args), {
-      env: { ...process.env, PRECEPT_THREADS: "2", OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: "test" },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
+  return runPreceptAsync(args, { OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: "test" });
 }
 
 describe("guard examples generated from the constitution", () => {

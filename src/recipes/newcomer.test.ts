@@ -6,14 +6,13 @@
  * exist, revises to unrelated text and picks (A) or (B) by coin. Every stage
  * used to report success; now each says what is wrong in WARN lines.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { preceptArgs } from "../../test/helpers/cli.js";
+import { runPreceptAsync } from "../../test/helpers/cli.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-newcomer-"));
@@ -85,20 +84,7 @@ afterAll(async () => {
 
 /** `precept ARGS` in a child process, asynchronously (the scripted server runs in this process). */
 function precept(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, preceptArgs("--db", join(tmp, "store.db"), ...args), {
-      env: { ...process.env, PRECEPT_THREADS: "2", OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: "test" },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
+  return runPreceptAsync(["--db", join(tmp, "store.db"), ...args], { OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: "test" });
 }
 
 const quiet = [

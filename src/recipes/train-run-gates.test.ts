@@ -6,12 +6,11 @@
  * held-out split (and passes on learnable ones). Under `--strict true` both exit 1. Tiny byte-level models
  * keep each run to seconds.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { preceptArgs } from "../../test/helpers/cli.js";
+import { runPreceptAsync } from "../../test/helpers/cli.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { initEngine } from "../engine/device.js";
 import { Rng } from "../engine/rng.js";
@@ -52,18 +51,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** `precept ARGS` in a child process, asynchronously. */
 function precept(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, preceptArgs(...args), { env: { ...process.env, PRECEPT_THREADS: "2" } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
+  return runPreceptAsync(args);
 }
 
 const quiet = ["--progress", "false", "--save_steps", "0", "--logging_steps", "1"];

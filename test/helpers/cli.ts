@@ -1,5 +1,5 @@
 /** The `precept` command as tests run it: a child process that loads the TypeScript sources through tsx. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const PRECEPT_MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -17,4 +17,26 @@ export function runPrecept(...args: string[]): { code: number | null; out: strin
     env: { ...process.env, PRECEPT_THREADS: "2" },
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+/**
+ * Runs `precept ARGS...` to the end without blocking this process (for tests that serve something the
+ * child calls back); `env` is added to this process's environment and 2 engine threads.
+ */
+export function runPreceptAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, preceptArgs(...args), { env: { ...process.env, PRECEPT_THREADS: "2", ...env } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
 }
