@@ -16,7 +16,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runLabel, runRevise } from "../src/cai/pipeline.js";
 import { loadConstitution } from "../src/constitution/load.js";
 import { initEngine } from "../src/engine/device.js";
 import { Rng } from "../src/engine/rng.js";
@@ -30,23 +29,13 @@ import { BatchingProvider } from "../src/providers/batching.js";
 import { defaultLlamaThreads, hasNodeLlamaCpp, LlamaCppProvider, NODE_LLAMA_CPP_VERSION } from "../src/providers/llama.js";
 import { LocalProvider } from "../src/providers/local.js";
 import type { Provider } from "../src/providers/provider.js";
+import { SANDBOX_CONSTITUTION } from "../src/recipes/sandbox.js";
 import { openStore } from "../src/store/store.js";
-import { RED_TEAM_CATEGORIES, samplePrompts } from "../src/world/prompts.js";
+import { timeCaiPass, writeRedTeamPrompts } from "./cai-workload.js";
+import { SHAPES } from "./scale-shapes.js";
 
 /** SmolLM2-135M's shape (random weights; the sandbox tokenizer, padded to the 49152-row embedding in the GGUF). */
-const SMOLLM2_135M_SHAPE = {
-  model_type: "llama",
-  vocab_size: 49152,
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  max_position_embeddings: 2048,
-  rope_theta: 100000,
-  rms_norm_eps: 1e-5,
-  tie_word_embeddings: true,
-};
+const SMOLLM2_135M_SHAPE = SHAPES["smollm2-135m"];
 
 const ALL = process.argv.includes("--all");
 const NEW_TOKENS = ALL ? 64 : 32;
@@ -131,34 +120,26 @@ async function llamaSide(dir: string, batches: number[], cacheDir: string) {
 
 /** `cai revise` then `cai label` with one provider as policy and feedback model, each in a fresh SQLite store. */
 async function caiItemsPerSecond(provider: Provider, scratch: string, tag: string) {
-  const prompts = join(scratch, "cai-prompts.jsonl");
-  writeFileSync(
-    prompts,
-    samplePrompts({ seed: 0, split: "train", perCategory: CAI_PROMPTS / RED_TEAM_CATEGORIES.length + 1, categories: RED_TEAM_CATEGORIES })
-      .slice(0, CAI_PROMPTS)
-      .map((p) => JSON.stringify({ prompt: p.text }))
-      .join("\n"),
-  );
-  const constitution = loadConstitution(fileURLToPath(new URL("../constitutions/sandbox.yaml", import.meta.url)));
+  const prompts = writeRedTeamPrompts(join(scratch, "cai-prompts.jsonl"), CAI_PROMPTS);
+  const constitution = loadConstitution(SANDBOX_CONSTITUTION);
   const out: Record<string, number> = {};
   // Two passes (fresh stores), only the second timed: neither engine pays for compiling or converting.
   for (const pass of [0, 1]) {
     const store = await openStore(join(scratch, `${tag}-${pass}.sqlite`));
     try {
-      const common = { store, constitution, prompts, concurrency: CAI_CONCURRENCY, maxTokens: 48, seed: 0 };
-      let started = performance.now();
-      const revise = await runRevise({ ...common, policy: provider, revisions: 1, outDir: join(scratch, `${tag}-revise-${pass}`) });
-      if (pass === 1) out.revise = perSecond(revise.items.done, started);
-      started = performance.now();
-      const label = await runLabel({
-        ...common,
-        policy: provider,
-        feedback: provider,
-        responses: 2,
-        temperature: 1,
-        out: join(scratch, `${tag}-label-${pass}.jsonl`),
+      const timed = await timeCaiPass({
+        store,
+        constitution,
+        prompts,
+        provider,
+        concurrency: CAI_CONCURRENCY,
+        scratch,
+        tag: `${tag}-${pass}`,
       });
-      if (pass === 1) out.label = perSecond(label.items.done, started);
+      if (pass === 1) {
+        out.revise = timed.revise.items / timed.revise.seconds;
+        out.label = timed.label.items / timed.label.seconds;
+      }
     } finally {
       await store.close();
     }
