@@ -12,7 +12,7 @@ import { batchInput, type CausalLM } from "../models/model.js";
 import { nextTokenLogProbs, nextTokenLogProbsFromHidden } from "../models/score.js";
 import type { DpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
-import { dpoLoss } from "./losses.js";
+import { type DpoBatch, pairedDpoLoss, referenceArrays } from "./dpo-batch.js";
 import { chooseStaged } from "./memory.js";
 import { examplesPerEpoch, headGradients, trainingEmbed } from "./sft.js";
 import { rowInput, stagedStep, type Tail, wholeLoss } from "./staged.js";
@@ -21,8 +21,6 @@ import { plannedSteps, runSupervised } from "./supervised.js";
 /** A tokenized preference pair with an explicit prompt: completions are the parts after the prompt. */
 export type DpoExample = { prompt: number[]; chosen: number[]; rejected: number[] };
 type WithReference = DpoExample & { refChosen: number; refRejected: number };
-
-type DpoBatch = { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray; refChosen: JaxArray; refRejected: JaxArray };
 
 /** Prompt + chosen rows, then prompt + rejected rows; `mask` [2B, T−1] marks the completion tokens. */
 function sequenceBatch(examples: DpoExample[], padId: number) {
@@ -143,13 +141,7 @@ export async function trainDpo({
     const weight = model.arch.lmHeadWeight(params, model.config);
     const logits = meanLogits(hidden.ref, weight.ref, batch.mask.ref, pairs);
     const logprobs = nextTokenLogProbsFromHidden(hidden, weight, batch.ids, { gradients: headGradients(core.baseTrains) });
-    const logps = completionSums(logprobs, batch.mask, average);
-    const [policyChosen, policyRejected] = np.split(logps, [pairs], 0) as [JaxArray, JaxArray];
-    const { loss, metrics } = dpoLoss({
-      policyChosen,
-      policyRejected,
-      refChosen: batch.refChosen,
-      refRejected: batch.refRejected,
+    const { loss, metrics } = pairedDpoLoss(completionSums(logprobs, batch.mask, average), batch, {
       beta: config.beta,
       lossType: config.loss_type,
       labelSmoothing: config.label_smoothing,
@@ -172,8 +164,10 @@ export async function trainDpo({
     epochBatches: examplesPerEpoch(withReference, config.per_device_train_batch_size),
     toDevice: (examples: WithReference[]): DpoBatch => ({
       ...sequenceBatch(examples, model.padId),
-      refChosen: np.array(Float32Array.from(examples, (e) => e.refChosen)),
-      refRejected: np.array(Float32Array.from(examples, (e) => e.refRejected)),
+      ...referenceArrays(
+        examples.map((e) => e.refChosen),
+        examples.map((e) => e.refRejected),
+      ),
     }),
     ...(evalReference.length > 0 ? { evaluate } : {}),
   });

@@ -22,7 +22,8 @@ import { TrainerCore } from "./core.js";
 import { grpoLoss } from "./losses.js";
 import { chooseStaged } from "./memory.js";
 import { type OnlineTrainerInputs, penalizeMissingEos, type RewardSource, scoreResponses } from "./ppo.js";
-import { checkResponseRoom, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { checkResponseRoom, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { type RolloutBatch, rolloutBatch } from "./rollout-batch.js";
 import { headGradients, trainingEmbed } from "./sft.js";
 import { type Tail, trainingStep } from "./staged.js";
 
@@ -97,11 +98,7 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
   const beta = kind === "grpo" ? (config as GrpoConfig).beta : 0;
   const needsReference = kind === "rloo" ? (config as RlooConfig).kl_coef > 0 : beta > 0;
 
-  type Batch = {
-    ids: JaxArray;
-    positions: JaxArray;
-    keyMask: JaxArray;
-    mask: JaxArray;
+  type Batch = RolloutBatch & {
     oldLogprobs: JaxArray;
     refLogprobs: JaxArray;
     advantages: JaxArray;
@@ -179,13 +176,8 @@ async function trainGroup(kind: Kind, { config, policy, ref, prompts, reward, re
       const advantages = scaled ? scaled.advantages : rlooAdvantages(shaped, groupSize);
       const sums: Record<string, number> = {};
       for (let iteration = 0; iteration < config.num_iterations; iteration++) {
-        const arrays = rolloutArrays(rollout);
-        arrays.lastIndex.dispose();
         const batch: Batch = {
-          ids: arrays.ids,
-          positions: arrays.positions,
-          keyMask: arrays.keyMask,
-          mask: arrays.responseMask,
+          ...rolloutBatch(rollout),
           oldLogprobs: np.array(old.logprobs).reshape([rows, width]),
           refLogprobs: np.array(reference?.logprobs ?? old.logprobs).reshape([rows, width]),
           advantages: np.array(Float32Array.from(advantages)),

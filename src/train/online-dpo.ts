@@ -10,15 +10,16 @@
  * RLAIF without a separate labelling pass. Metrics use TRL's names; one
  * metrics line per step (the values of that step).
  */
-import { type Array as JaxArray, jit, numpy as np, valueAndGrad } from "../engine/jax.js";
+import { type Array as JaxArray, jit, valueAndGrad } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
 import type { CausalLM } from "../models/model.js";
 import type { OnlineDpoConfig } from "./configs.js";
 import { TrainerCore } from "./core.js";
-import { dpoLoss } from "./losses.js";
+import { type DpoBatch, pairedDpoLoss, referenceArrays } from "./dpo-batch.js";
 import { decodeRollout, penalizeMissingEos, scoreResponses } from "./ppo.js";
-import { checkResponseRoom, type Rollout, rolloutArrays, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { checkResponseRoom, type Rollout, sampleRollout, scoreRolloutOnHost, scoreTokens } from "./rollout.js";
+import { rolloutBatch } from "./rollout-batch.js";
 import { headGradients } from "./sft.js";
 import { plannedSteps } from "./supervised.js";
 
@@ -101,26 +102,16 @@ export async function trainOnlineDpo({ config, policy, ref, prompts, promptTexts
   if (resume) await core.resume(resume);
   const indices = prompts.map((_, i) => i);
 
-  type Batch = { ids: JaxArray; positions: JaxArray; keyMask: JaxArray; mask: JaxArray; refChosen: JaxArray; refRejected: JaxArray };
   const update = jit(
     valueAndGrad(
-      (trainable: ParamTree, frozen: ParamTree, batch: Batch) => {
+      (trainable: ParamTree, frozen: ParamTree, batch: DpoBatch) => {
         const params = unflattenNamed([...flattenNamed(trainable), ...flattenNamed(frozen)]);
         // Log-probs at temperature 1: the DPO objective is about the policy itself, not the sampler.
         const { logprobs, entropy, values } = scoreTokens(policy, params, batch, 1, headGradients(core.baseTrains));
         entropy.dispose();
         values?.dispose();
         const sums = logprobs.mul(batch.mask).sum(-1);
-        const pairs = batch.refChosen.shape[0] as number;
-        const [policyChosen, policyRejected] = np.split(sums.ref, [pairs], 0) as [JaxArray, JaxArray];
-        const { loss, metrics } = dpoLoss({
-          policyChosen,
-          policyRejected,
-          refChosen: batch.refChosen,
-          refRejected: batch.refRejected,
-          beta: config.beta,
-          lossType: config.loss_type,
-        });
+        const { loss, metrics } = pairedDpoLoss(sums.ref, batch, { beta: config.beta, lossType: config.loss_type });
         // TRL's estimate: minus the mean summed log-prob of the sampled responses.
         return [loss, { ...metrics, "objective/entropy": sums.mean().neg() }];
       },
@@ -154,15 +145,12 @@ export async function trainOnlineDpo({ config, policy, ref, prompts, promptTexts
       const refSums = rowSums(reference.logprobs, rollout.responseMask, 2 * pairs, width);
       const chosenRows = firstBetter.map((p, i) => (p >= 0.5 ? i : pairs + i));
       const rejectedRows = firstBetter.map((p, i) => (p >= 0.5 ? pairs + i : i));
-      const arrays = rolloutArrays(rollout, [...chosenRows, ...rejectedRows]);
-      arrays.lastIndex.dispose();
-      const batch: Batch = {
-        ids: arrays.ids,
-        positions: arrays.positions,
-        keyMask: arrays.keyMask,
-        mask: arrays.responseMask,
-        refChosen: np.array(Float32Array.from(chosenRows, (r) => refSums[r] as number)),
-        refRejected: np.array(Float32Array.from(rejectedRows, (r) => refSums[r] as number)),
+      const batch: DpoBatch = {
+        ...rolloutBatch(rollout, [...chosenRows, ...rejectedRows]),
+        ...referenceArrays(
+          chosenRows.map((r) => refSums[r] as number),
+          rejectedRows.map((r) => refSums[r] as number),
+        ),
       };
       const learningRate = core.learningRate;
       const [[loss, metrics], grads] = update(treeRef(core.trainable), treeRef(core.frozen), batch as never) as [
