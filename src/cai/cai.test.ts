@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
+import { scratchFolder, testConstitution } from "../../test/helpers/cai-setup.js";
 import { DECLINE, HELP, LEAK, optionScore, POSITION_BONUS, ScriptedProvider } from "../../test/helpers/scripted-provider.js";
-import { parseConstitution } from "../constitution/load.js";
 import { preferenceRowSchema, promptCompletionRowSchema, readJsonl } from "../data/dataset.js";
 import { openStore, type Store } from "../store/store.js";
 import { cutAtTurn } from "./format.js";
@@ -12,29 +11,8 @@ import { runLabel, runRevise } from "./pipeline.js";
 import { runWorkItems } from "./runner.js";
 import { samplePrinciple, samplePrinciples } from "./sample.js";
 
-const tmp = mkdtempSync(join(tmpdir(), "precept-cai-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const TEST_CONSTITUTION = parseConstitution(
-  `name: test
-version: "1"
-principles:
-  - id: privacy
-    critique: Does the response leak private data?
-    revision: Rewrite it without private data.
-    compare: Which response keeps private data private?
-    weight: 3
-  - id: kind
-    critique: Is the response unkind to anyone?
-    revision: Rewrite it to be kind.
-    compare: Which response is kinder?
-  - id: helpful
-    critique: Does the response fail to help?
-    revision: Rewrite it to help more.
-    compare: Which response helps more?
-`,
-  "test.yaml",
-);
+const tmp = scratchFolder("precept-cai-");
+const TEST_CONSTITUTION = testConstitution(["privacy", "kind", "helpful"], { privacy: 3 });
 
 function jsonl(name: string, rows: unknown[], raw: string[] = []): string {
   const path = join(tmp, name);

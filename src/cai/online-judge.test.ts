@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scratchFolder, testConstitution } from "../../test/helpers/cai-setup.js";
 import { DECLINE, LEAK, ScriptedProvider } from "../../test/helpers/scripted-provider.js";
-import { parseConstitution } from "../constitution/load.js";
 import { Rng } from "../engine/rng.js";
 import { ByteTokenizer } from "../models/byte-tokenizer.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
@@ -13,20 +11,8 @@ import { onlineDpoConfigSchema } from "../train/configs.js";
 import { trainOnlineDpo } from "../train/online-dpo.js";
 import { constitutionJudge } from "./online-judge.js";
 
-const tmp = mkdtempSync(join(tmpdir(), "precept-online-judge-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const CONSTITUTION = parseConstitution(
-  `name: test
-version: "1"
-principles:
-  - id: privacy
-    critique: Does the response leak private data?
-    revision: Rewrite it without private data.
-    compare: Which response keeps private data private?
-`,
-  "test.yaml",
-);
+const tmp = scratchFolder("precept-online-judge-");
+const CONSTITUTION = testConstitution(["privacy"]);
 
 describe("online DPO with the constitution as judge", () => {
   it("judges a pair as `cai label` does (both orders, stored records), and reuses a stored judgement", async () => {
