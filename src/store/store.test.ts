@@ -11,7 +11,7 @@ import { expireDeadClaims, runWorkItems } from "../cai/runner.js";
 import { OpenAiProvider } from "../providers/openai.js";
 import { StoreCache } from "../providers/store-cache.js";
 import { exportRecords, importRecords } from "./jsonl.js";
-import { openStore, type Store } from "./store.js";
+import { DEFAULT_STORE_LOCATION, openStore, type Store } from "./store.js";
 
 const { tmp, engines } = storeEngines("precept-store-");
 
@@ -339,6 +339,27 @@ describe("opening a store", () => {
     const listed = spawnSync(process.execPath, preceptArgs("--db", db, "store", "runs"), { encoding: "utf8" });
     expect(listed.status).toBe(0);
     expect(listed.stdout).toMatch(/no runs in this store/);
+  });
+
+  it("opens the location it is given, or precept.db in the working directory; PRECEPT_DB is the CLI's to read, not its", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "precept-default-store-"));
+    const fromEnvironment = join(dir, "from-environment.db");
+    const previous = { cwd: process.cwd(), db: process.env.PRECEPT_DB };
+    process.env.PRECEPT_DB = fromEnvironment;
+    process.chdir(dir);
+    try {
+      expect(DEFAULT_STORE_LOCATION).toBe("precept.db");
+      await (await openStore()).close();
+      await (await openStore(join(dir, "given.db"))).close();
+      expect(existsSync(join(dir, "precept.db"))).toBe(true);
+      expect(existsSync(join(dir, "given.db"))).toBe(true);
+      expect(existsSync(fromEnvironment)).toBe(false);
+    } finally {
+      process.chdir(previous.cwd);
+      if (previous.db === undefined) delete process.env.PRECEPT_DB;
+      else process.env.PRECEPT_DB = previous.db;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("names the location that cannot be opened", async () => {

@@ -107,8 +107,14 @@ export interface Store extends AnnotationStore {
   close(): Promise<void>;
 }
 
-/** `postgres://…` / `postgresql://…` opens PostgreSQL; anything else is a SQLite file path (default `precept.db`). */
-export async function openStore(location = process.env.PRECEPT_DB ?? "precept.db"): Promise<Store> {
+/** The store a caller that names none opens: `precept.db` in the working directory (the CLI's `--db` default). */
+export const DEFAULT_STORE_LOCATION = "precept.db";
+
+/**
+ * `postgres://…` / `postgresql://…` opens PostgreSQL; anything else is a SQLite file path. The location is
+ * the caller's to pass: the environment (PRECEPT_DB) is read at the CLI's edge (`--db`), never here.
+ */
+export async function openStore(location: string = DEFAULT_STORE_LOCATION): Promise<Store> {
   const connection = await connect(location);
   const store = withDescribedErrors(new SqlStore(connection), connection.describeError);
   try {
