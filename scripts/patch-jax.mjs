@@ -44,6 +44,14 @@
  *    whatever the memory held (how the worker-adapter race of
  *    engine/node-worker.ts showed up: wrong numbers, no error). The fix keeps
  *    the failure and throws it at the next read.
+ * 6. A hook for native kernels. When `globalThis.__jaxNativeKernels` is set
+ *    (engine/blas.ts), each kernel is first offered to its `plan`; a kernel
+ *    it takes (a matrix product, engine/blas-plan.ts) runs as `run(plan,
+ *    memory, ptrs)` (OpenBLAS's sgemm on the wasm memory, in place) in the
+ *    worker pool's serial order, and the kernel's fused epilogue (bias,
+ *    residual, scale, activation) then runs over the product as a wasm
+ *    kernel built from the same expression. The plan is kept per compiled
+ *    kernel; every other kernel runs as before.
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
@@ -152,6 +160,66 @@ backendPatches.push(
       "\t\tif (failure) { this.#workerPool.failure = null; throw new Error(`a wasm kernel failed on a worker thread, so results computed since may be wrong: ${failure.message}`); }",
   },
 );
+backendPatches.push(
+  {
+    name: "native kernels (pool)",
+    from: "\tdispatchRoutine(routine, inputs, outputs) {",
+    to:
+      "\t/** Runs `run` on the main thread in the pool's serial order; an epoch as dispatch() gives. */\n" +
+      "\tdispatchNative(run) {\n" +
+      "\t\treturn this.#enqueue(async () => run());\n" +
+      "\t}\n" +
+      "\tdispatchRoutine(routine, inputs, outputs) {",
+  },
+  {
+    name: "native kernels (dispatch)",
+    from:
+      "\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#buffers.get(slot).ptr);\n" + "\t\t\tif (this.#workerPool && !sync) {",
+    to: `\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#buffers.get(slot).ptr);
+\t\t\tconst nativeKernels = globalThis.__jaxNativeKernels;
+\t\t\tif (nativeKernels && program.nativeFor !== nativeKernels) { program.nativeFor = nativeKernels; program.native = nativeKernels.plan(exe.source); }
+\t\t\tconst native = nativeKernels ? program.native : null;
+\t\t\tif (native) {
+\t\t\t\tconst run = () => this.#runNative(exe.source, program, native, ptrs);
+\t\t\t\tif (this.#workerPool && !sync) {
+\t\t\t\t\tconst retainedSlots = [...inputs, ...outputs];
+\t\t\t\t\tfor (const slot of retainedSlots) this.incRef(slot);
+\t\t\t\t\tconst epoch = this.#workerPool.dispatchNative(run);
+\t\t\t\t\tfor (const slot of outputs) this.#pendingWork.set(slot, epoch);
+\t\t\t\t\tthis.#workerPool.waitForEpoch(epoch).then(() => {
+\t\t\t\t\t\tfor (const slot of outputs) if (this.#pendingWork.get(slot) === epoch) this.#pendingWork.delete(slot);
+\t\t\t\t\t\tfor (const slot of retainedSlots) this.decRef(slot);
+\t\t\t\t\t});
+\t\t\t\t} else {
+\t\t\t\t\tif (inputs.some((slot) => { const epoch = this.#pendingWork.get(slot); return epoch && this.#workerPool.epoch < epoch; })) throw new Error("cannot dispatch synchronously with pending async work");
+\t\t\t\t\trun();
+\t\t\t\t}
+\t\t\t} else if (this.#workerPool && !sync) {`,
+  },
+  {
+    name: "native kernels (epilogue)",
+    from: "\t#getBuffer(slot) {\n\t\tconst buffer = this.#buffers.get(slot);\n\t\tif (!buffer) throw new SlotError(slot);\n\t\treturn new Uint8Array(this.#memory.buffer,",
+    to: `\t/** A matrix product in native code, then the kernel's fused epilogue (bias, residual, scale, activation) as a wasm kernel over the product, in place. */
+\t#runNative(kernel, program, native, ptrs) {
+\t\tglobalThis.__jaxNativeKernels.run(native, this.#memory, ptrs);
+\t\tconst epilogue = kernel.reduction.epilogue;
+\t\tif (epilogue.op === "Variable" && epilogue.arg === "acc") return;
+\t\tif (program.nativeEpilogue === undefined) {
+\t\t\tconst acc = AluExp.globalIndex(kernel.reduction.dtype, kernel.nargs, kernel.size, AluVar.gidx);
+\t\t\tprogram.nativeEpilogue = this.prepareKernelSync(new Kernel(kernel.nargs + 1, kernel.size, epilogue.substitute({ acc }))).data.program;
+\t\t}
+\t\tconst after = program.nativeEpilogue;
+\t\tconst output = ptrs[ptrs.length - 1];
+\t\tconst afterPtrs = [...ptrs.slice(0, -1), output, output];
+\t\tconst func = after.mainFunc ??= new WebAssembly.Instance(after.module, { env: { memory: this.#memory } }).exports.kernel;
+\t\tif (!this.#workerPool?.dispatchSync(after, afterPtrs, func, kernel.size)) func(...afterPtrs, 0, after.workSize);
+\t}
+\t#getBuffer(slot) {
+\t\tconst buffer = this.#buffers.get(slot);
+\t\tif (!buffer) throw new SlotError(slot);
+\t\treturn new Uint8Array(this.#memory.buffer,`,
+  },
+);
 const ALLOCATOR = `var WasmAllocator = class {
 	#memory;
 	#headPtr;
@@ -249,8 +317,10 @@ for (const file of readdirSync(dist).filter((f) => /^(index|backend-[\w-]+)\.c?j
   const path = join(dist, file);
   let source = readFileSync(path, "utf8");
   let changed = false;
-  if (file.startsWith("index.")) {
-    for (const { name, from, to } of patches) {
+  /** Applies each patch not yet applied; true when the source changed. */
+  const applyPatches = (list) => {
+    let applied = false;
+    for (const { name, from, to } of list) {
       if (source.includes(to)) continue;
       const at = source.indexOf(from);
       if (at < 0 || source.indexOf(from, at + 1) >= 0) {
@@ -260,25 +330,14 @@ for (const file of readdirSync(dist).filter((f) => /^(index|backend-[\w-]+)\.c?j
         process.exit(1);
       }
       source = source.replace(from, to);
-      changed = true;
+      applied = true;
       console.log(`patch-jax: ${name} in ${path}`);
     }
-  } else {
-    if (source.includes(ALLOCATOR_START)) {
-      for (const { name, from, to } of backendPatches) {
-        if (source.includes(to)) continue;
-        const at = source.indexOf(from);
-        if (at < 0 || source.indexOf(from, at + 1) >= 0) {
-          console.error(
-            `patch-jax: ${path} does not contain the expected code for ${name} exactly once; check whether this jax-js version still needs it (see scripts/patch-jax.mjs)`,
-          );
-          process.exit(1);
-        }
-        source = source.replace(from, to);
-        changed = true;
-        console.log(`patch-jax: ${name} in ${path}`);
-      }
-    }
+    return applied;
+  };
+  if (file.startsWith("index.")) changed = applyPatches(patches) || changed;
+  else {
+    if (source.includes(ALLOCATOR_START)) changed = applyPatches(backendPatches) || changed;
     if (source.includes(ALLOCATOR_START) && !source.includes("globalThis.__jaxWasmAllocator = this;")) {
       const start = source.indexOf(ALLOCATOR_START);
       const end = source.indexOf(ALLOCATOR_END, start);

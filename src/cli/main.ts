@@ -62,6 +62,15 @@ export function buildProgram(): Command {
       new Option("--threads <n>", "CPU threads for the array engine (default: all cores)").env("PRECEPT_THREADS").argParser(positiveInt),
     )
     .addOption(
+      new Option(
+        "--matmul <kind>",
+        "matrix products: blas (OpenBLAS, native), wasm (jax-js kernels) or auto (blas when its addon is built)",
+      )
+        .choices(["auto", "blas", "wasm"])
+        .default("auto")
+        .env("PRECEPT_MATMUL"),
+    )
+    .addOption(
       new Option("--device <device>", "where arrays live").choices(["wasm", "webgpu", "cpu", "auto"]).default("wasm").env("PRECEPT_DEVICE"),
     )
     .addOption(
@@ -70,8 +79,9 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run `precept --help` for usage)")
     .hook("preAction", (command) => {
       // The store location is not put here: each command passes --db down as a parameter (store-location.ts).
-      const { threads, device } = command.opts<{ threads?: string; device: string }>();
+      const { threads, device, matmul } = command.opts<{ threads?: string; device: string; matmul: string }>();
       if (threads) process.env.PRECEPT_THREADS = threads;
+      process.env.PRECEPT_MATMUL = matmul;
       process.env.PRECEPT_DEVICE = device;
     });
 

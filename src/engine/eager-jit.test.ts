@@ -1,12 +1,18 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installNativeMatmul, uninstallNativeMatmul } from "./blas.js";
 import { setEagerJit } from "./eager-jit.js";
 import { type Array as JaxArray, jit, numpy as np } from "./jax.js";
 import { Rng } from "./rng.js";
-import { engineThreads } from "./threads.js";
+import { engineThreads, nativeMatmul } from "./threads.js";
 
 const counter = () => (globalThis as { __jaxSyncParallelKernels?: number }).__jaxSyncParallelKernels ?? 0;
 
 describe("eager jit execution (scripts/patch-jax.mjs 2 and 4)", () => {
+  // The matmul below is to run as a wasm kernel split across the threads, not on OpenBLAS.
+  beforeAll(() => uninstallNativeMatmul());
+  afterAll(() => {
+    if (nativeMatmul.active) installNativeMatmul(engineThreads);
+  });
   it("gives the queued execution's results, with large kernels split across the worker threads", async () => {
     const rng = new Rng(0);
     const host = (n: number) => Float32Array.from({ length: n }, () => rng.normal());

@@ -1,0 +1,112 @@
+/**
+ * Matrix products on OpenBLAS, in place on jax-js's wasm memory.
+ *
+ * jax-js's generated wasm matmul kernels reach about a quarter of what
+ * OpenBLAS does with AVX2/AVX-512 on the same cores, and matmuls are nine
+ * tenths of a forward pass at real model shapes. `installNativeMatmul` loads
+ * Precept's small addon (native/precept-blas.c, built on install when a C
+ * compiler and OpenBLAS are there: scripts/build-native.mjs) and registers the
+ * hook that the patched wasm backend calls for each kernel
+ * (scripts/patch-jax.mjs): kernels that `planMatmul` recognises run as
+ * `sgemm` on the arrays where they are, the rest stay wasm. Without the addon
+ * everything stays wasm, as before.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type KernelLike, type MatmulPlan, planMatmul } from "./blas-plan.js";
+
+interface BlasAddon {
+  sgemm(memory: Float32Array, plan: Float64Array): void;
+  setThreads(n: number): void;
+  config(): string;
+}
+
+/** Where the build puts the addon: native/ at the package root (src/engine and dist/engine are both two levels down). */
+export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "native", "build", "precept-blas.node");
+
+interface Prepared {
+  plan: MatmulPlan;
+  /** The addon's plan array; the three offsets are filled in per call. */
+  array: Float64Array;
+}
+
+let addon: BlasAddon | null = null;
+let loadError: string | null = null;
+let memoryView: Float32Array | null = null;
+let nativeCalls = 0;
+
+function prepare(plan: MatmulPlan): Prepared {
+  const array = new Float64Array(12 + 4 * plan.batch.length);
+  array.set([plan.transA ? 1 : 0, plan.transB ? 1 : 0, plan.m, plan.n, plan.k, 0, plan.lda, 0, plan.ldb, 0, plan.ldc, plan.batch.length]);
+  for (const [i, d] of plan.batch.entries()) array.set([d.size, d.strideA, d.strideB, d.strideC], 12 + 4 * i);
+  return { plan, array };
+}
+
+/** jax-js's wasm memory, as far as this file needs it (Node's types have no WebAssembly.Memory). */
+interface WasmMemory {
+  buffer: ArrayBufferLike;
+}
+
+/** Runs a planned product; `ptrs` are the kernel's argument addresses in bytes, the output last. */
+function run(prepared: Prepared, memory: WasmMemory, ptrs: number[]): void {
+  const { plan, array } = prepared;
+  if (!addon) throw new Error("native matmul: the addon was unloaded after this kernel was planned");
+  if (memoryView?.buffer !== memory.buffer) memoryView = new Float32Array(memory.buffer);
+  array[5] = (ptrs[plan.argA] ?? 0) / 4 + plan.offsetA;
+  array[7] = (ptrs[plan.argB] ?? 0) / 4 + plan.offsetB;
+  array[9] = (ptrs[ptrs.length - 1] ?? 0) / 4;
+  addon.sgemm(memoryView, array);
+  nativeCalls++;
+}
+
+export interface NativeMatmulStatus {
+  /** Whether matrix products run on OpenBLAS. */
+  active: boolean;
+  /** OpenBLAS's build and core type when active; why not otherwise. */
+  detail: string;
+  /** Products run natively so far in this process. */
+  calls: number;
+}
+
+/**
+ * Loads the addon and routes matrix products to it, with `threads` OpenBLAS
+ * threads per product. Returns what happened; never throws (the wasm kernels
+ * remain) unless `required`.
+ */
+export function installNativeMatmul(threads: number, options: { required?: boolean; path?: string } = {}): NativeMatmulStatus {
+  const path = options.path ?? NATIVE_ADDON_PATH;
+  try {
+    if (!existsSync(path))
+      throw new Error(`${path} is not built (run \`npm run build:native\`; it needs a C compiler and libopenblas-dev)`);
+    addon = createRequire(import.meta.url)(path) as BlasAddon;
+    addon.setThreads(threads);
+    loadError = null;
+  } catch (error) {
+    addon = null;
+    loadError = (error as Error).message;
+    if (options.required) throw new Error(`native matmul unavailable: ${loadError}`);
+    return nativeMatmulStatus();
+  }
+  (globalThis as { __jaxNativeKernels?: unknown }).__jaxNativeKernels = {
+    plan: (kernel: KernelLike) => {
+      const plan = planMatmul(kernel);
+      return plan ? prepare(plan) : null;
+    },
+    run,
+  };
+  return nativeMatmulStatus();
+}
+
+/** Routes every kernel back to wasm (kernels already planned keep their plan: call before the first kernel). */
+export function uninstallNativeMatmul(): void {
+  delete (globalThis as { __jaxNativeKernels?: unknown }).__jaxNativeKernels;
+  addon = null;
+  loadError = "turned off";
+}
+
+export function nativeMatmulStatus(): NativeMatmulStatus {
+  if (addon) return { active: true, detail: addon.config(), calls: nativeCalls };
+  return { active: false, detail: loadError ?? "not installed", calls: nativeCalls };
+}
