@@ -1,4 +1,4 @@
-/** The recipe's revise:/label: sections are the pipelines' config schemas under snake_case names: every setting is accepted, unknown keys and bad values are refused naming them. */
+/** The recipe's revise:/label: sections are the pipelines' config schemas under snake_case names, the trainer sections the trainers' options: every setting is accepted, unknown keys (with the closest known one) and bad values are refused naming them. */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,5 +43,44 @@ describe("recipe revise/label sections", () => {
     expect(() => loadRecipe(recipeFile("revise:\n  seed: 3\n"))).toThrow(/Unrecognized key: "seed"/);
     expect(() => loadRecipe(recipeFile("label:\n  clamp: [0.7, 0.3]\n"))).toThrow(/label\.clamp.*0 <= LOW < HIGH <= 1/);
     expect(() => loadRecipe(recipeFile("label:\n  concurrency: 0\n"))).toThrow(/label\.concurrency/);
+  });
+
+  it("suggest the closest known key for an unknown one, in revise:, label:, the trainer sections and at the top", () => {
+    const refused = (sections: string) => {
+      try {
+        loadRecipe(recipeFile(sections));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`accepted: ${sections}`);
+    };
+    expect(refused("revise:\n  max_tokenz: 6\n")).toMatch(
+      /field "revise": Unrecognized key: "max_tokenz" \(did you mean `max_tokens`\?\)$/,
+    );
+    expect(refused("label:\n  contrast_modl: local:base\n")).toMatch(
+      /field "label": .*"contrast_modl" \(did you mean `contrast_model`\?\)/,
+    );
+    expect(refused("labels:\n  cot: true\n")).toMatch(/field "\(root\)": Unrecognized key: "labels" \(did you mean `label`\?\)/);
+    // Several unknown keys: each that is near a known one gets its suggestion.
+    expect(refused("revise:\n  temprature: 1\n  zzzzzz: 1\n")).toMatch(
+      /Unrecognized keys: "temprature", "zzzzzz" \("temprature": did you mean `temperature`\?\)$/,
+    );
+    // Nothing close: the key is named, nothing is suggested.
+    expect(refused("revise:\n  seed: 3\n")).toMatch(/Unrecognized key: "seed"$/);
+    // The trainer sections were checked only by the trainer's schema when the stage ran, which dropped an unknown key.
+    for (const [section, typo, meant] of [
+      ["sft", "learnin_rate", "learning_rate"],
+      ["reward", "max_lenght", "max_length"],
+      ["ppo", "kl_coeff", "kl_coef"],
+      ["dpo", "bta", "beta"],
+    ] as const)
+      expect(refused(`${section}:\n  ${typo}: 1\n`)).toMatch(
+        new RegExp(`field "${section}": Unrecognized key: "${typo}" \\(did you mean \`${meant}\`\\?\\)$`),
+      );
+    // Every option of a trainer is still accepted, and kept as written (the section is hashed as the stage's settings).
+    const r = loadRecipe(recipeFile("sft:\n  learning_rate: 0.1\n  max_length: 64\nppo:\n  kl_coef: 0.1\n"));
+    expect(r.sft).toEqual({ learning_rate: 0.1, max_length: 64 });
+    expect(r.ppo).toEqual({ kl_coef: 0.1 });
+    expect(r.dpo).toEqual({});
   });
 });

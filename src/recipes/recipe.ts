@@ -16,9 +16,10 @@ import { isModelDir } from "../providers/open.js";
 import type { Provider } from "../providers/provider.js";
 import { warnLines } from "../quality/gate.js";
 import type { Store } from "../store/store.js";
-import { formatIssues, parseConfig } from "../train/config.js";
+import { parseConfig } from "../train/config.js";
 import { dpoConfigSchema, ppoConfigSchema, rewardConfigSchema, sftConfigSchema } from "../train/configs.js";
 import { openProviders } from "./open-providers.js";
+import { formatRecipeIssues, unrecognizedKeys } from "./recipe-issues.js";
 import { writeRunReport } from "./run-report.js";
 import { runStages, type Stage, type StageOutcome } from "./stages.js";
 import { runDpo, runPpo, runReward, runSft } from "./train-run.js";
@@ -33,7 +34,19 @@ const labelSection = yamlSectionSchema(labelConfigSchema.omit({ seed: true, mode
     .optional()
     .describe("provider id whose response joins each prompt's responses (e.g. local:<base_model>)"),
 });
-const trainerOverrides = z.record(z.string(), z.unknown()).default({});
+/**
+ * A trainer's section: its options under their TRL names, checked by the trainer's schema when the stage runs;
+ * a key the trainer does not have is refused when the recipe is read (the schema alone would drop it unseen).
+ */
+const trainerSection = (schema: z.ZodObject) =>
+  z
+    .record(z.string(), z.unknown())
+    .superRefine((section, ctx) => {
+      const known = Object.keys(schema.shape);
+      const unknown = Object.keys(section).filter((key) => !known.includes(key));
+      if (unknown.length > 0) ctx.addIssue({ code: "custom", message: unrecognizedKeys(unknown, known) });
+    })
+    .default({});
 
 export const recipeSchema = z
   .object({
@@ -54,10 +67,10 @@ export const recipeSchema = z
     strict: z.boolean().optional().describe("stop at the first stage whose quality gates fail (WARN lines otherwise)"),
     revise: reviseSection.default({}),
     label: labelSection.default({}),
-    sft: trainerOverrides,
-    reward: trainerOverrides,
-    ppo: trainerOverrides,
-    dpo: trainerOverrides,
+    sft: trainerSection(sftConfigSchema),
+    reward: trainerSection(rewardConfigSchema),
+    ppo: trainerSection(ppoConfigSchema),
+    dpo: trainerSection(dpoConfigSchema),
   })
   .strict();
 export type Recipe = z.output<typeof recipeSchema>;
@@ -71,7 +84,7 @@ export function loadRecipe(path: string): Recipe {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
   const parsed = recipeSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${path}: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) throw new Error(`${path}: ${formatRecipeIssues(parsed.error, recipeSchema)}`);
   const base = dirname(resolve(path));
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const r = parsed.data;
@@ -312,7 +325,7 @@ export type RecipeInput = z.input<typeof recipeSchema>;
 
 function checkedRecipe(input: RecipeInput): Recipe {
   const parsed = recipeSchema.safeParse(input);
-  if (!parsed.success) throw new Error(`recipe: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) throw new Error(`recipe: ${formatRecipeIssues(parsed.error, recipeSchema)}`);
   return parsed.data;
 }
 
