@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import type { z } from "zod";
+import { closestKey } from "../recipes/closest-key.js";
 import { addSchemaOptions, mergeFlags, readConfigFile } from "./schema-options.js";
 import { storeLocation } from "./store-location.js";
 
@@ -64,32 +65,8 @@ export function checkKnownKeys(path: string, values: Record<string, unknown>, kn
   const unknown = Object.keys(values).filter((key) => !known.includes(key));
   if (unknown.length === 0) return;
   const described = unknown.map((key) => {
-    const closest = closestName(key, known);
+    const closest = closestKey(key, known);
     return `"${key}"${closest ? ` (did you mean "${closest}"?)` : ""}`;
   });
   throw new Error(`${path}: unknown option${unknown.length > 1 ? "s" : ""} ${described.join(", ")}; see --help for the options`);
-}
-
-/** The known name within a small edit distance of `name`, if any. */
-export function closestName(name: string, known: string[]): string | null {
-  let best: { name: string; distance: number } | null = null;
-  for (const candidate of known) {
-    const distance = editDistance(name, candidate);
-    if (!best || distance < best.distance) best = { name: candidate, distance };
-  }
-  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.name : null;
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }
