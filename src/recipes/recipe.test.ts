@@ -91,6 +91,20 @@ describe("precept cai run", () => {
     ]);
   }, 300_000);
 
+  it("a revise stage that leaves prompts undone fails naming the stage, the count, the error and that a rerun will not fix it", async () => {
+    // A prompt longer than the model's 256 positions: the item fails with an error that a rerun cannot fix.
+    writeFileSync(
+      join(tmp, "too-long.jsonl"),
+      [JSON.stringify({ prompt: "Ann's phone? ".repeat(200) }), JSON.stringify({ prompt: "Hi?" })].join("\n"),
+    );
+    const recipe = join(tmp, "undone.json");
+    const { helpful: _, ...given } = JSON.parse(readFileSync(writeRecipe(1e-5), "utf8"));
+    writeFileSync(recipe, JSON.stringify({ ...given, prompts: "too-long.jsonl", out: "out-undone" }));
+    await expect(runRecipe(recipe, store)).rejects.toThrow(
+      /^revise: 1 prompt\(s\) not done \(.+\); running again will not fix this error: fix its cause first$/,
+    );
+  }, 120_000);
+
   it("a bad recipe names the file and the field", () => {
     writeFileSync(join(tmp, "bad.yaml"), "constitution: c.yaml\nbase_model: base\nprompts: red.jsonl\nout: out\nrl: sometimes\n");
     expect(() => loadRecipe(join(tmp, "bad.yaml"))).toThrow(/bad\.yaml: field "rl"/);

@@ -120,6 +120,20 @@ export function recipeDirs(out: string) {
   };
 }
 
+/** A pipeline stage that left prompts undone fails, with the first error and whether running again can help. */
+function requireAllDone(
+  stage: string,
+  summary: { prompts: number; items: { done: number }; errors: { error: string; permanent?: boolean }[] },
+): void {
+  if (summary.items.done === summary.prompts) return;
+  const advice = summary.errors.some((e) => e.permanent)
+    ? "running again will not fix this error: fix its cause first"
+    : "run again to continue";
+  throw new Error(
+    `${stage}: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${advice}`,
+  );
+}
+
 /** The recipe's stages, for `cai run` and for the quickstart (which adds its own around them). */
 export type StageHooks = {
   /** Extra metrics per PPO rollout (the quickstart's gold reward). */
@@ -173,10 +187,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
           }),
         );
         for (const line of warnLines(summary.gates)) log(`revise: ${line}`);
-        if (summary.items.done !== summary.prompts)
-          throw new Error(
-            `revise: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
-          );
+        requireAllDone("revise", summary);
       },
     },
     {
@@ -233,10 +244,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
           }),
         );
         for (const line of warnLines(summary.gates)) log(`label: ${line}`);
-        if (summary.items.done !== summary.prompts)
-          throw new Error(
-            `label: ${summary.prompts - summary.items.done} prompt(s) not done (${summary.errors[0]?.error ?? "see the store"}); ${summary.errors.some((e) => e.permanent) ? "running again will not fix this error: fix its cause first" : "run again to continue"}`,
-          );
+        requireAllDone("label", summary);
         if (summary.pairs === 0)
           throw new Error("label: no preference pairs (every prompt's responses were identical); raise label.temperature");
       },
