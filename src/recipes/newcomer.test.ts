@@ -103,7 +103,7 @@ const quiet = [
 describe("the newcomer's run with a model that answers nothing", () => {
   it("ends every stage with WARN lines instead of silent success; --strict stops it", async () => {
     const model = "openai:newcomer";
-    const revise = await precept(
+    const reviseArgs = [
       "cai",
       "revise",
       "--policy",
@@ -116,28 +116,15 @@ describe("the newcomer's run with a model that answers nothing", () => {
       "1",
       "--out",
       join(tmp, "revise"),
-    );
+    ];
+    const revise = await precept(...reviseArgs);
     expect(revise.code, revise.err).toBe(0);
     expect(revise.out).toMatch(/WARN empty-responses: 20 of 20 first responses are empty/);
     expect(revise.out).toMatch(/WARN critiques-of-empty: 20 of 20 critiques describe an empty response/);
     expect(revise.out).toMatch(/WARN degenerate-pairs: 20 of 20 preference pairs have an empty side/);
 
     // The same command under --strict: the stored steps are reused, the gates fail again, the exit code says so.
-    const strict = await precept(
-      "cai",
-      "revise",
-      "--policy",
-      model,
-      "--prompts",
-      join(tmp, "prompts.jsonl"),
-      "--constitution",
-      join(tmp, "acme.yaml"),
-      "--revisions",
-      "1",
-      "--out",
-      join(tmp, "revise"),
-      "--strict",
-    );
+    const strict = await precept(...reviseArgs, "--strict");
     expect(strict.code).toBe(1);
     expect(strict.err).toContain("3 quality gate(s) failed under --strict");
 
