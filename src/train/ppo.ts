@@ -25,15 +25,8 @@ import { TrainerCore } from "./core.js";
 import { AdaptiveKLController, FixedKLController, type KLController } from "./kl-controller.js";
 import { ppoPolicyLoss, ppoValueLoss } from "./losses.js";
 import { chooseStaged } from "./memory.js";
-import {
-  checkResponseRoom,
-  pickRows,
-  type Rollout,
-  rolloutArrays,
-  sampleRollout,
-  scoreRolloutOnHost,
-  scoreTokensFromHidden,
-} from "./rollout.js";
+import { checkResponseRoom, pickRows, type Rollout, sampleRollout, scoreRolloutOnHost, scoreTokensFromHidden } from "./rollout.js";
+import { type RolloutBatch, rolloutBatch } from "./rollout-batch.js";
 import { headGradients, trainingEmbed } from "./sft.js";
 import { type Tail, trainingStep } from "./staged.js";
 
@@ -129,11 +122,7 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume, o
     ? new AdaptiveKLController({ initKlCoef: (core.extra.kl_coef as number | undefined) ?? config.kl_coef, ...config.adaptive_kl })
     : new FixedKLController(config.kl_coef);
 
-  type MiniBatch = {
-    ids: JaxArray;
-    positions: JaxArray;
-    keyMask: JaxArray;
-    mask: JaxArray;
+  type MiniBatch = RolloutBatch & {
     oldLogprobs: JaxArray;
     oldValues: JaxArray;
     advantages: JaxArray;
@@ -227,14 +216,9 @@ export async function trainPpo({ config, policy, ref, prompts, reward, resume, o
         for (let m = 0; m < config.num_mini_batches; m++) {
           const select = shuffled.slice(m * miniSize, (m + 1) * miniSize);
           if (select.length === 0) continue;
-          const arrays = rolloutArrays(rollout, select);
-          arrays.lastIndex.dispose();
           const pick = (data: Float32Array) => np.array(pickRows(data, select, width)).reshape([select.length, width]);
           const mb: MiniBatch = {
-            ids: arrays.ids,
-            positions: arrays.positions,
-            keyMask: arrays.keyMask,
-            mask: arrays.responseMask,
+            ...rolloutBatch(rollout, select),
             oldLogprobs: pick(old.logprobs),
             oldValues: pick(values.data),
             advantages: pick(whitened),
