@@ -72,17 +72,28 @@ function completionLogps(
   return completionSums(nextTokenLogProbs(model, params, batchInput(batch)), batch.mask, average);
 }
 
-/** The reference model's completion log-probs for every pair, computed once. */
-async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: boolean, batchSize: number): Promise<WithReference[]> {
-  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) => completionLogps(ref, params, batch, average));
-  const out: WithReference[] = [];
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const slice = examples.slice(i, i + batchSize);
-    const logps = await readFloats(forward(treeRef(ref.params), sequenceBatch(slice, ref.padId) as never));
-    for (const [j, e] of slice.entries()) out.push({ ...e, refChosen: logps[j] as number, refRejected: logps[slice.length + j] as number });
+/** `model`'s completion log-probs of each pair's chosen and rejected sides, `batchSize` pairs per forward pass without gradients. */
+async function pairLogps(
+  model: CausalLM,
+  pairs: DpoExample[],
+  average: boolean,
+  batchSize: number,
+): Promise<{ chosen: number; rejected: number }[]> {
+  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) => completionLogps(model, params, batch, average));
+  const out: { chosen: number; rejected: number }[] = [];
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const slice = pairs.slice(i, i + batchSize);
+    const logps = await readFloats(forward(treeRef(model.params), sequenceBatch(slice, model.padId) as never));
+    for (const j of slice.keys()) out.push({ chosen: logps[j] as number, rejected: logps[slice.length + j] as number });
   }
   forward.dispose();
   return out;
+}
+
+/** The reference model's completion log-probs for every pair, computed once. */
+async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: boolean, batchSize: number): Promise<WithReference[]> {
+  const logps = await pairLogps(ref, examples, average, batchSize);
+  return examples.map((e, i) => ({ ...e, refChosen: logps[i]?.chosen as number, refRejected: logps[i]?.rejected as number }));
 }
 
 /**
@@ -90,16 +101,9 @@ async function referenceLogps(ref: CausalLM, examples: DpoExample[], average: bo
  * the share of pairs whose chosen side gains more than the rejected one.
  */
 async function heldOutAccuracy(model: CausalLM, pairs: WithReference[], average: boolean, batchSize: number): Promise<number> {
-  const forward = jit((params: ParamTree, batch: ReturnType<typeof sequenceBatch>) => completionLogps(model, params, batch, average));
-  let correct = 0;
-  for (let i = 0; i < pairs.length; i += batchSize) {
-    const slice = pairs.slice(i, i + batchSize);
-    const logps = await readFloats(forward(treeRef(model.params), sequenceBatch(slice, model.padId) as never));
-    for (const [j, e] of slice.entries())
-      if ((logps[j] as number) - e.refChosen > (logps[slice.length + j] as number) - e.refRejected) correct++;
-  }
-  forward.dispose();
-  return correct / pairs.length;
+  const logps = await pairLogps(model, pairs, average, batchSize);
+  const correct = pairs.filter((e, i) => (logps[i]?.chosen as number) - e.refChosen > (logps[i]?.rejected as number) - e.refRejected);
+  return correct.length / pairs.length;
 }
 
 export async function trainDpo({
