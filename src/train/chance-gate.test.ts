@@ -9,9 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tinyModel } from "../../test/helpers/tiny-policy.js";
 import { Rng } from "../engine/rng.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
 import { chanceAccuracyGate, holdOut } from "../quality/accuracy.js";
 import { warnLine } from "../quality/gate.js";
 import { dpoConfigSchema, rewardConfigSchema } from "./configs.js";
@@ -21,11 +20,6 @@ import { type PairExample, trainRewardModel } from "./reward.js";
 const tmp = mkdtempSync(join(tmpdir(), "precept-chance-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const common = { model_name_or_path: "unused", train_file: "unused", save_steps: 0, progress: false, logging_steps: 5 };
-
-function tinyModel(seed: number) {
-  const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-  return new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(seed)));
-}
 
 /** Random pairs; with `learnable`, the chosen side holds token 5 twice and the rejected side none. */
 function pairs(seed: number, n: number, learnable: boolean): PairExample[] {

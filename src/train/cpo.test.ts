@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Rng } from "../engine/rng.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
+import { tinyModel } from "../../test/helpers/tiny-policy.js";
 import { cpoConfigSchema, orpoConfigSchema, simpoConfigSchema } from "./configs.js";
 import { trainCpo, trainOrpo } from "./cpo.js";
 
@@ -14,11 +12,6 @@ const common = { model_name_or_path: "unused", train_file: "unused", save_steps:
 const run = { learning_rate: 5e-3, per_device_train_batch_size: 8, max_steps: 30 };
 // Prefer completions that repeat the prompt token over ones that do not.
 const train = [1, 2, 3, 4, 6, 7, 8, 9].map((p) => ({ prompt: [p], chosen: [p, p, 15], rejected: [(p + 3) % 15, (p + 6) % 15, 15] }));
-
-function tinyModel(seed: number) {
-  const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-  return new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(seed)));
-}
 
 function expectLearned(history: Record<string, number>[]) {
   const first = history[0] as Record<string, number>;

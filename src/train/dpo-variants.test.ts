@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tinyPolicy } from "../../test/helpers/tiny-policy.js";
 import { numpy as np } from "../engine/jax.js";
 import { readNumber } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
 import { dpoConfigSchema } from "./configs.js";
 import { meanLogits, trainDpo } from "./dpo.js";
 
@@ -19,9 +18,7 @@ describe("DPO loss types robust and hinge", () => {
       ["robust", 0.1],
       ["hinge", 0],
     ] as const) {
-      const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-      const model = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(3)));
-      const ref = model.clone();
+      const { policy: model, ref } = tinyPolicy(3);
       const train = [1, 2, 3, 4, 6, 7, 8, 9].map((p) => ({ prompt: [p], chosen: [p, p, 15], rejected: [(p + 3) % 15, (p + 6) % 15, 15] }));
       const dpo = dpoConfigSchema.parse({
         model_name_or_path: "unused",

@@ -2,10 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Rng } from "../engine/rng.js";
+import { tinyModel, tinyPolicy } from "../../test/helpers/tiny-policy.js";
 import { treeToHost } from "../engine/tree.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
 import { grpoConfigSchema } from "./configs.js";
 import { scaledAdvantages, trainGrpo } from "./group.js";
 
@@ -28,9 +26,7 @@ describe("GRPO at TRL parity", () => {
   });
 
   it("sums weighted reward functions, logs each, and reports TRL's metric names (dapo, clip-higher, μ = 2)", async () => {
-    const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-    const policy = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(0)));
-    const ref = policy.clone();
+    const { policy, ref } = tinyPolicy();
     const seven = ({ responses }: { responses: number[][] }) =>
       responses.map((r) => r.filter((x) => x === 7).length / Math.max(1, r.length));
     const short = ({ responses }: { responses: number[][] }) => responses.map((r) => -r.length / 8);
@@ -96,8 +92,7 @@ describe("GRPO at TRL parity", () => {
   it("mask_truncated_completions leaves completions without EOS out of the loss", async () => {
     // This policy has no tokenizer, so no EOS: every completion is truncated at response_length.
     const run = async (mask: boolean) => {
-      const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-      const policy = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(0)));
+      const policy = tinyModel(0);
       const before = await treeToHost(policy.params);
       const grpoConfig = grpoConfigSchema.parse({
         model_name_or_path: "unused",

@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Rng } from "../engine/rng.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
+import { tinyModel } from "../../test/helpers/tiny-policy.js";
+import type { CausalLM } from "../models/model.js";
 import { scoreCompletions } from "../models/score.js";
 import { ktoConfigSchema } from "./configs.js";
 import { trainKto, unpair } from "./kto.js";
@@ -12,10 +11,6 @@ import { trainKto, unpair } from "./kto.js";
 const tmp = mkdtempSync(join(tmpdir(), "precept-kto-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function tinyModel(seed: number) {
-  const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-  return new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(seed)));
-}
 const sum = (x: Float32Array) => x.reduce((a, b) => a + b, 0);
 
 describe("KTO", () => {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tinyPolicy } from "../../test/helpers/tiny-policy.js";
 import { Rng } from "../engine/rng.js";
 import { generateTokens } from "../models/generate.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM } from "../models/model.js";
+import type { CausalLM } from "../models/model.js";
 import { onlineDpoConfigSchema } from "./configs.js";
 import { type ResponsePairs, trainOnlineDpo } from "./online-dpo.js";
 
@@ -16,12 +16,6 @@ const TARGET = 7;
 const PROMPTS = Array.from({ length: 16 }, (_, i) => [1 + (i % 5), 2 + (i % 7)]);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const share = (r: number[]) => r.filter((x) => x === TARGET).length / Math.max(1, r.length);
-
-function tinyPolicy(seed = 0) {
-  const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-  const policy = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(seed)));
-  return { policy, ref: policy.clone() };
-}
 
 const base = {
   model_name_or_path: "unused",

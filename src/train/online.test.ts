@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tinyPolicy } from "../../test/helpers/tiny-policy.js";
 import { numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
 import { treeRef } from "../engine/tree.js";
-import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { CausalLM, fullInput, scoreHead } from "../models/model.js";
+import { fullInput, scoreHead } from "../models/model.js";
 import { grpoConfigSchema, ppoConfigSchema, rlooConfigSchema } from "./configs.js";
 import { trainGrpo, trainRloo } from "./group.js";
 import { scoreResponses, trainPpo, warnAboutDrift } from "./ppo.js";
@@ -19,12 +19,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const TARGET = 7;
 const PROMPTS = Array.from({ length: 16 }, (_, i) => [1 + (i % 5), 2 + (i % 7)]);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-function tinyPolicy(seed = 0) {
-  const config = gpt2ConfigSchema.parse({ vocab_size: 16, n_positions: 32, n_embd: 32, n_layer: 1, n_head: 2 });
-  const policy = new CausalLM(gpt2 as never, config, initGpt2(config, new Rng(seed)));
-  return { policy, ref: policy.clone() };
-}
 
 const common = {
   model_name_or_path: "unused",
