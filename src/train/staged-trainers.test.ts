@@ -7,28 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tinyLlama } from "../../test/helpers/tiny-policy.js";
 import { Rng } from "../engine/rng.js";
-import { llama, llamaConfigSchema } from "../models/llama.js";
-import { CausalLM } from "../models/model.js";
 import { grpoConfigSchema, ppoConfigSchema, rewardConfigSchema } from "./configs.js";
 import { trainGrpo } from "./group.js";
 import { trainPpo } from "./ppo.js";
 import { trainRewardModel } from "./reward.js";
-
-function tinyLlama(): CausalLM {
-  const config = llamaConfigSchema.parse({
-    model_type: "qwen2",
-    vocab_size: 33,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 3,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    tie_word_embeddings: true,
-    initializer_range: 0.3,
-  });
-  return new CausalLM(llama as never, config, llama.init(config, new Rng(3)));
-}
 
 const common = { model_name_or_path: "x", train_file: "x", save_steps: 0, progress: false, learning_rate: 1e-2 };
 const PROMPTS = [
@@ -76,7 +60,7 @@ describe("trainers on the block-by-block step", () => {
     const tokens = (n: number) => Array.from({ length: n }, () => 1 + rng.int(32));
     const train = Array.from({ length: 6 }, () => ({ chosen: tokens(7), rejected: tokens(5) }));
     const [whole, staged] = await bothWays(async (dir) => {
-      const model = tinyLlama();
+      const model = tinyLlama(33);
       const config = rewardConfigSchema.parse({ ...common, output_dir: dir, per_device_train_batch_size: 2, max_steps: 3 });
       const { history } = await trainRewardModel({ config, model, train });
       model.dispose();
@@ -87,7 +71,7 @@ describe("trainers on the block-by-block step", () => {
 
   it("PPO (value head on the policy, LoRA adapter)", async () => {
     const [whole, staged] = await bothWays(async (dir) => {
-      const policy = tinyLlama();
+      const policy = tinyLlama(33);
       const ref = policy.clone();
       const config = ppoConfigSchema.parse({
         ...common,
@@ -109,7 +93,7 @@ describe("trainers on the block-by-block step", () => {
 
   it("GRPO (full fine-tuning, KL to the reference)", async () => {
     const [whole, staged] = await bothWays(async (dir) => {
-      const policy = tinyLlama();
+      const policy = tinyLlama(33);
       const ref = policy.clone();
       const config = grpoConfigSchema.parse({
         ...common,

@@ -2,32 +2,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tinyLlama } from "../../test/helpers/tiny-policy.js";
 import { type Array as JaxArray, jit, valueAndGrad } from "../engine/jax.js";
 import { Rng } from "../engine/rng.js";
 import { flattenNamed, type ParamTree, treeRef, unflattenNamed } from "../engine/tree.js";
 import { gpt2, gpt2ConfigSchema, initGpt2 } from "../models/gpt2.js";
-import { llama, llamaConfigSchema } from "../models/llama.js";
 import { addLora } from "../models/lora.js";
 import { CausalLM } from "../models/model.js";
 import { dpoConfigSchema } from "./configs.js";
 import { trainDpo } from "./dpo.js";
 import { lmBatch, sftLossFn, sftTail } from "./sft.js";
 import { rowInput, stagedStep } from "./staged.js";
-
-function tinyLlama(): CausalLM {
-  const config = llamaConfigSchema.parse({
-    model_type: "qwen2",
-    vocab_size: 97,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 3,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    tie_word_embeddings: true,
-    initializer_range: 0.3,
-  });
-  return new CausalLM(llama as never, config, llama.init(config, new Rng(3)));
-}
 
 function tinyGpt2(): CausalLM {
   const config = gpt2ConfigSchema.parse({ vocab_size: 97, n_positions: 32, n_embd: 16, n_layer: 2, n_head: 2, initializer_range: 0.3 });
@@ -54,7 +39,7 @@ async function flat(tree: ParamTree): Promise<Map<string, Float32Array>> {
 
 describe("staged (block-by-block) training step", () => {
   for (const [arch, make] of [
-    ["llama (qwen2, GQA, biases, tied)", tinyLlama],
+    ["llama (qwen2, GQA, biases, tied)", () => tinyLlama(97)],
     ["gpt2", tinyGpt2],
   ] as const) {
     for (const lora of [false, true]) {
@@ -113,7 +98,7 @@ describe("staged (block-by-block) training step", () => {
       const dir = mkdtempSync(join(tmpdir(), "precept-staged-dpo-"));
       process.env.PRECEPT_STAGED = staged;
       try {
-        const policy = tinyLlama();
+        const policy = tinyLlama(97);
         const config = dpoConfigSchema.parse({
           model_name_or_path: "x",
           train_file: "x",
