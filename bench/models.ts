@@ -10,7 +10,7 @@ import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { BENCH_MODELS } from "./models-config.js";
 import { runProbe } from "./probe.js";
-import { PYTHON, torchAvailable } from "./torch-available.js";
+import { blasEnv, PYTHON, torchAvailable } from "./torch-available.js";
 
 type Result = { forwardTokensPerSecond: number; generationTokensPerSecond: Record<string, number> };
 
@@ -23,7 +23,9 @@ export async function runModelsBench(): Promise<void> {
   if (torchAvailable()) {
     console.log("  measuring PyTorch (Debian python3-torch)...");
     const script = fileURLToPath(new URL("./torch_models.py", import.meta.url));
-    torch = JSON.parse(execFileSync(PYTHON, [script, JSON.stringify(BENCH_MODELS), String(threads)], { encoding: "utf8" }).trim());
+    torch = JSON.parse(
+      execFileSync(PYTHON, [script, JSON.stringify(BENCH_MODELS), String(threads)], { encoding: "utf8", env: blasEnv() }).trim(),
+    );
   } else {
     console.log("  skipped the PyTorch comparison: /usr/bin/python3 with torch is not installed (apt-get install python3-torch)");
   }

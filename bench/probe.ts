@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { blasEnv } from "./torch-available.js";
 
 /**
  * Runs a probe script (bench/<name>.ts) in a fresh process with `threads`
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 export function runProbe<T>(name: string, threads: number): T {
   const script = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
   const output = execFileSync(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, PRECEPT_THREADS: String(threads) },
+    env: blasEnv({ PRECEPT_THREADS: String(threads) }),
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -5,6 +5,7 @@
  * process RSS. Prints one JSON line.
  *   node --import tsx bench/scale-probe.ts smollm2-135m
  */
+import { nativeMatmulStatus } from "../src/engine/blas.js";
 import { initEngine } from "../src/engine/device.js";
 import { heapStats } from "../src/engine/live-buffers.js";
 import { Rng } from "../src/engine/rng.js";
@@ -40,6 +41,7 @@ clearInterval(sample);
 console.log(
   JSON.stringify({
     shape: name,
+    matmul: nativeMatmulStatus().active ? nativeMatmulStatus().detail : "wasm",
     forwardTokensPerSecond,
     generationTokensPerSecond: generation,
     heapGiB: heapStats().heapBytes / 2 ** 30,

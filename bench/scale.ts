@@ -5,8 +5,8 @@
  * GPT-2 shapes, LoRA for all), DPO pairs/s (LoRA, policy + reference), with
  * the wasm heap and process RSS of each; every measurement in its own
  * process. With Debian's python3-torch, the PyTorch side in the same run,
- * with the BLAS it uses and its GEMM rate (OPENBLAS_CORETYPE and
- * OPENBLAS_L2_SIZE unset for that command only). JSON in bench/results/scale.json.
+ * with the BLAS it uses and its GEMM rate (both sides with the same OpenBLAS
+ * core type and no OPENBLAS_L2_SIZE, for these commands only: blasEnv). JSON in bench/results/scale.json.
  *
  * Each training figure is one optimizer step after a warm-up step, so the
  * whole bench is long on 2 cores; `SCALE_ONLY=qwen,sft-full` keeps the runs
@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { SHAPES, type ShapeName } from "./scale-shapes.js";
-import { PYTHON, torchAvailable } from "./torch-available.js";
+import { blasEnv, openblasCoreType, PYTHON, torchAvailable } from "./torch-available.js";
 
 type Run = { label: string; script: "scale-probe" | "memory-probe"; arg: string };
 const shapes = Object.keys(SHAPES) as ShapeName[];
@@ -43,6 +43,7 @@ function probe(run: Run): Record<string, unknown> {
   try {
     const output = execFileSync(process.execPath, ["--import", "tsx", script, run.arg], {
       encoding: "utf8",
+      env: blasEnv(),
       stdio: ["ignore", "pipe", "inherit"],
       timeout: 40 * 60_000,
     });
@@ -64,9 +65,7 @@ export async function runScaleBench(): Promise<void> {
   let pytorch: unknown = null;
   if (torchAvailable() && process.env.SCALE_TORCH !== "0") {
     console.log("  PyTorch (Debian python3-torch), same shapes...");
-    const env = { ...process.env };
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
+    const env = blasEnv();
     // The shapes (and full SFT runs) this run measured, so both sides cover the same ground.
     const measured = shapes.filter((s) => selected.some((r) => r.label.startsWith(`${s} `)));
     const specs = Object.fromEntries(measured.map((s) => [s, { config: SHAPES[s] }]));
@@ -111,6 +110,8 @@ export async function runScaleBench(): Promise<void> {
         date: new Date().toISOString(),
         threads,
         node: process.version,
+        openblasCoreType: openblasCoreType(),
+        matmul: process.env.PRECEPT_MATMUL ?? "auto",
         precept: { ...previous.precept, ...precept },
         pytorch: mergedTorch,
       },

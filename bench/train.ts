@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { runProbe } from "./probe.js";
-import { PYTHON, torchAvailable } from "./torch-available.js";
+import { blasEnv, PYTHON, torchAvailable } from "./torch-available.js";
 
 export async function runTrainBench(): Promise<void> {
   const threads = availableParallelism();
@@ -21,7 +21,10 @@ export async function runTrainBench(): Promise<void> {
   if (torchAvailable()) {
     console.log("  measuring the same SFT step in PyTorch (Debian python3-torch)...");
     torch = JSON.parse(
-      execFileSync(PYTHON, [fileURLToPath(new URL("./torch_sft.py", import.meta.url)), String(threads), "8"], { encoding: "utf8" }).trim(),
+      execFileSync(PYTHON, [fileURLToPath(new URL("./torch_sft.py", import.meta.url)), String(threads), "8"], {
+        encoding: "utf8",
+        env: blasEnv(),
+      }).trim(),
     );
   } else {
     console.log("  skipped the PyTorch comparison: /usr/bin/python3 with torch is not installed (apt-get install python3-torch)");

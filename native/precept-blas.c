@@ -24,7 +24,9 @@
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
                          int);
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 static sgemm_fn cblas_sgemm_ptr;
+static sgemv_fn cblas_sgemv_ptr;
 static void (*set_threads_ptr)(int);
 static char *(*get_config_ptr)(void);
 static char load_error[512];
@@ -35,6 +37,33 @@ static char load_error[512];
 static napi_value fail(napi_env env, const char *message) {
   napi_throw_error(env, NULL, message);
   return NULL;
+}
+
+/*
+ * One product. A matrix-vector one (a decode step's rows of one token) goes to
+ * sgemv: sgemm packs the whole matrix into panels first, and for one row that
+ * copy is most of the work (a 49,152 x 576 head took 3x wasm's time).
+ */
+static void multiply(int transA, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float *C, int64_t ldc) {
+  if (M == 1) {
+    /* C[0, n] = sum_k A[0, k] op(B)[k, n]: op(B)^T times A's row. */
+    const int64_t incA = transA ? lda : 1;
+    if (transB)
+      cblas_sgemv_ptr(ROW_MAJOR, NO_TRANS, (int)N, (int)K, 1.0f, B, (int)ldb, A, (int)incA, 0.0f, C, 1);
+    else
+      cblas_sgemv_ptr(ROW_MAJOR, TRANS, (int)K, (int)N, 1.0f, B, (int)ldb, A, (int)incA, 0.0f, C, 1);
+  } else if (N == 1) {
+    /* C[m, 0] = sum_k op(A)[m, k] op(B)[k, 0]: op(A) times B's column. */
+    const int64_t incB = transB ? 1 : ldb;
+    if (transA)
+      cblas_sgemv_ptr(ROW_MAJOR, TRANS, (int)K, (int)M, 1.0f, A, (int)lda, B, (int)incB, 0.0f, C, (int)ldc);
+    else
+      cblas_sgemv_ptr(ROW_MAJOR, NO_TRANS, (int)M, (int)K, 1.0f, A, (int)lda, B, (int)incB, 0.0f, C, (int)ldc);
+  } else {
+    cblas_sgemm_ptr(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, (int)M, (int)N, (int)K, 1.0f, A,
+                    (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
+  }
 }
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
@@ -96,7 +125,7 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
       bb += index[d] * strideB[d];
       c += index[d] * strideC[d];
     }
-    cblas_sgemm_ptr(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, (int)M, (int)N, (int)K, 1.0f, memory + a, (int)lda, memory + bb, (int)ldb, 0.0f, memory + c, (int)ldc);
+    multiply(transA, transB, M, N, K, memory + a, lda, memory + bb, ldb, memory + c, ldc);
     for (int64_t d = dims - 1; d >= 0; d--) {
       if (++index[d] < size[d]) break;
       index[d] = 0;
@@ -152,13 +181,14 @@ static void load_openblas(void) {
     return;
   }
   cblas_sgemm_ptr = (sgemm_fn)dlsym(library, "cblas_sgemm");
+  cblas_sgemv_ptr = (sgemv_fn)dlsym(library, "cblas_sgemv");
   set_threads_ptr = (void (*)(int))dlsym(library, "openblas_set_num_threads");
   get_config_ptr = (char *(*)(void))dlsym(library, "openblas_get_config");
-  if (!cblas_sgemm_ptr || !set_threads_ptr || !get_config_ptr) {
+  if (!cblas_sgemm_ptr || !cblas_sgemv_ptr || !set_threads_ptr || !get_config_ptr) {
     cblas_sgemm_ptr = NULL;
     set_threads_ptr = NULL;
     get_config_ptr = NULL;
-    snprintf(load_error, sizeof(load_error), "the loaded OpenBLAS lacks cblas_sgemm or openblas_set_num_threads");
+    snprintf(load_error, sizeof(load_error), "the loaded OpenBLAS lacks cblas_sgemm, cblas_sgemv or openblas_set_num_threads");
   }
 }
 

@@ -52,6 +52,12 @@
  *    residual, scale, activation) then runs over the product as a wasm
  *    kernel built from the same expression. The plan is kept per compiled
  *    kernel; every other kernel runs as before.
+ * 7. A kernel dispatched asynchronously is split across the worker threads
+ *    once it has more than 512 output elements, however little work each
+ *    does, and a chunk on another thread costs a round trip (~80 µs here): a
+ *    batch-1 decode step's ~30 small kernels per layer waited on it. The fix
+ *    splits only kernels of at least 2^17 units of work (elements × reduction
+ *    length), as patch 4 does for synchronous ones.
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
@@ -220,6 +226,13 @@ backendPatches.push(
 \t\treturn new Uint8Array(this.#memory.buffer,`,
   },
 );
+// Below this much work (output elements × reduction length) a kernel is not split across threads.
+const SPLIT_MIN_COST = 1 << 17;
+backendPatches.push({
+  name: "small kernels on one thread (asynchronous dispatch)",
+  from: "const epoch = this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.minWorkPerWorker);",
+  to: `const epoch = this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.splitMinWork ??= Math.max(program.minWorkPerWorker ?? MIN_ELEMS_PER_THREAD, Math.ceil(${SPLIT_MIN_COST} / (exe.source.reduction?.size ?? 1))));`,
+});
 const ALLOCATOR = `var WasmAllocator = class {
 	#memory;
 	#headPtr;

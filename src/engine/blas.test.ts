@@ -28,6 +28,9 @@ const cases: Record<string, () => Arr> = {
   "attention values": () => np.matmul(values([2, 3, 40, 50], 13), values([2, 3, 50, 32], 14)),
   "matrix times vector": () => np.matmul(values([256, 512], 15), values([512], 16)),
   "vector times matrix (a decode step)": () => np.matmul(values([1, 512], 17), values([512, 384], 18)),
+  "one row through a linear layer (x·Wᵀ)": () => np.matmul(values([1, 512], 31), values([384, 512], 32).transpose()),
+  "a transposed matrix times a vector": () => np.matmul(values([512, 256], 33).transpose(), values([512, 1], 34)),
+  "one row per batch entry": () => np.matmul(values([3, 1, 256], 35), values([3, 256, 192], 36)),
   "jit: scale and bias in the epilogue": () =>
     jit((x: Arr, w: Arr, b: Arr) => np.matmul(x, w.transpose()).mul(0.5).add(b))(
       values([48, 64], 19),

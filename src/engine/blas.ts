@@ -28,11 +28,18 @@ export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "
 
 interface Prepared {
   plan: MatmulPlan;
+  /** OpenBLAS threads for this product: one for a small one, where waking a second thread costs more than it saves. */
+  threads: number;
   /** The addon's plan array; the three offsets are filled in per call. */
   array: Float64Array;
 }
 
+/** Products below this many multiply-adds run on one OpenBLAS thread (a decode step's matrix-vector products). */
+export const MIN_THREADED_WORK = 1 << 21;
+
 let addon: BlasAddon | null = null;
+let maxThreads = 1;
+let currentThreads = 0;
 let loadError: string | null = null;
 let memoryView: Float32Array | null = null;
 let nativeCalls = 0;
@@ -41,7 +48,8 @@ function prepare(plan: MatmulPlan): Prepared {
   const array = new Float64Array(12 + 4 * plan.batch.length);
   array.set([plan.transA ? 1 : 0, plan.transB ? 1 : 0, plan.m, plan.n, plan.k, 0, plan.lda, 0, plan.ldb, 0, plan.ldc, plan.batch.length]);
   for (const [i, d] of plan.batch.entries()) array.set([d.size, d.strideA, d.strideB, d.strideC], 12 + 4 * i);
-  return { plan, array };
+  const work = plan.m * plan.n * plan.k * plan.batch.reduce((n, d) => n * d.size, 1);
+  return { plan, array, threads: work < MIN_THREADED_WORK ? 1 : maxThreads };
 }
 
 /** jax-js's wasm memory, as far as this file needs it (Node's types have no WebAssembly.Memory). */
@@ -51,12 +59,16 @@ interface WasmMemory {
 
 /** Runs a planned product; `ptrs` are the kernel's argument addresses in bytes, the output last. */
 function run(prepared: Prepared, memory: WasmMemory, ptrs: number[]): void {
-  const { plan, array } = prepared;
+  const { plan, array, threads } = prepared;
   if (!addon) throw new Error("native matmul: the addon was unloaded after this kernel was planned");
   if (memoryView?.buffer !== memory.buffer) memoryView = new Float32Array(memory.buffer);
   array[5] = (ptrs[plan.argA] ?? 0) / 4 + plan.offsetA;
   array[7] = (ptrs[plan.argB] ?? 0) / 4 + plan.offsetB;
   array[9] = (ptrs[ptrs.length - 1] ?? 0) / 4;
+  if (threads !== currentThreads) {
+    addon.setThreads(threads);
+    currentThreads = threads;
+  }
   addon.sgemm(memoryView, array);
   nativeCalls++;
 }
@@ -82,6 +94,8 @@ export function installNativeMatmul(threads: number, options: { required?: boole
       throw new Error(`${path} is not built (run \`npm run build:native\`; it needs a C compiler and libopenblas-dev)`);
     addon = createRequire(import.meta.url)(path) as BlasAddon;
     addon.setThreads(threads);
+    maxThreads = threads;
+    currentThreads = threads;
     loadError = null;
   } catch (error) {
     addon = null;
