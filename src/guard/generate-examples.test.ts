@@ -5,12 +5,11 @@
  * what is missing, then trained into a head per principle on a tiny model.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPreceptAsync } from "../../test/helpers/cli.js";
+import { type JsonServer, startJsonServer } from "../../test/helpers/json-server.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 import { loadConstitution } from "../constitution/load.js";
 import { OpenAiProvider } from "../providers/openai.js";
@@ -18,7 +17,7 @@ import { openStore } from "../store/store.js";
 import { exampleKey, generateExamples } from "./generate-examples.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-guard-generate-"));
-let server: Server;
+let server: JsonServer | undefined;
 let baseUrl = "";
 /** Each request the server answered: principle, side, prompt. */
 const requests: { principle: string; violates: boolean; prompt: string }[] = [];
@@ -33,33 +32,25 @@ const REPLIES: Record<string, { violating: string; compliant: string }> = {
 };
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      const { messages } = JSON.parse(body || "{}") as { messages?: { role: string; content: string }[] };
-      const text = messages?.at(-1)?.content ?? "";
-      const principle = /^Principle "([^"]+)"/.exec(text)?.[1] ?? "";
-      const prompt = /The user's request: (.*)\n/.exec(text)?.[1] ?? "";
-      const violates = text.includes("breaks this principle");
-      requests.push({ principle, violates, prompt });
-      let content = text.includes("This request is harmless")
-        ? LOOK_ALIKE_REPLY
-        : (REPLIES[principle]?.[violates ? "violating" : "compliant"] ?? "");
-      if (violates && emptyOnce.delete(prompt)) content = "";
-      res.setHeader("content-type", "application/json");
-      res.end(
-        JSON.stringify({
-          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 1, completion_tokens: 1 },
-        }),
-      );
-    });
+  server = await startJsonServer(({ body }) => {
+    const { messages } = body as { messages?: { role: string; content: string }[] };
+    const text = messages?.at(-1)?.content ?? "";
+    const principle = /^Principle "([^"]+)"/.exec(text)?.[1] ?? "";
+    const prompt = /The user's request: (.*)\n/.exec(text)?.[1] ?? "";
+    const violates = text.includes("breaks this principle");
+    requests.push({ principle, violates, prompt });
+    let content = text.includes("This request is harmless")
+      ? LOOK_ALIKE_REPLY
+      : (REPLIES[principle]?.[violates ? "violating" : "compliant"] ?? "");
+    if (violates && emptyOnce.delete(prompt)) content = "";
+    return {
+      body: {
+        choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      },
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  baseUrl = `${server.url}/v1`;
   writeFileSync(
     join(tmp, "bank.yaml"),
     `name: bank
@@ -72,7 +63,7 @@ principles:
   await saveTinyModel(join(tmp, "tiny"), { positions: 128, seed: 2 });
 }, 60_000);
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 

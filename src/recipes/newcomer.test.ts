@@ -7,16 +7,15 @@
  * used to report success; now each says what is wrong in WARN lines.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPreceptAsync } from "../../test/helpers/cli.js";
+import { type JsonServer, startJsonServer } from "../../test/helpers/json-server.js";
 import { saveTinyModel } from "../../test/helpers/tiny-model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "precept-newcomer-"));
-let server: Server;
+let server: JsonServer | undefined;
 let baseUrl = "";
 
 /** The scripted model's reply to a completion prompt. */
@@ -32,30 +31,18 @@ function reply(prompt: string): string {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      const request = JSON.parse(body || "{}") as { prompt?: string; echo?: boolean };
-      res.setHeader("content-type", "application/json");
-      // No prompt log-probs (like OpenAI's API): the labels are sampled answers.
-      if (req.url !== "/v1/completions" || request.echo) {
-        res.statusCode = 400;
-        res.end(JSON.stringify({ error: { message: "not supported here" } }));
-        return;
-      }
-      res.end(
-        JSON.stringify({
-          choices: [{ index: 0, text: reply(request.prompt ?? ""), finish_reason: "stop" }],
-          usage: { prompt_tokens: 1, completion_tokens: 1 },
-        }),
-      );
-    });
+  server = await startJsonServer(({ url, body }) => {
+    const request = body as { prompt?: string; echo?: boolean };
+    // No prompt log-probs (like OpenAI's API): the labels are sampled answers.
+    if (url !== "/v1/completions" || request.echo) return { status: 400, body: { error: { message: "not supported here" } } };
+    return {
+      body: {
+        choices: [{ index: 0, text: reply(request.prompt ?? ""), finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      },
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  baseUrl = `${server.url}/v1`;
   await saveTinyModel(join(tmp, "tiny"), { positions: 256, seed: 4 });
   writeFileSync(
     join(tmp, "acme.yaml"),
@@ -78,7 +65,7 @@ principles:
   );
 });
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
