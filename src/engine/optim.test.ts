@@ -87,6 +87,56 @@ describe("AdamW", () => {
     disposeTree(restored.slots.exp_avg_sq);
   });
 
+  it("mixed float64/float32 trees with and without decay follow torch's formula for each leaf over 3 steps", async () => {
+    // The step's scalars are shared per dtype and decay: a float64 leaf must not get float32 ones, nor a bias the decay.
+    const config = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
+    const start = { a: [0.5, -1.25, 2, 0.75, -0.5, 1], b: [0.3, -0.2, 0.1], c: [1, -2, 3, -4] };
+    const grads = [
+      { a: [0.1, -0.4, 0.2, 0.05, -0.3, 0.9], b: [1, -1, 0.5], c: [0.2, 0.1, -0.3, 0.7] },
+      { a: [-0.2, 0.1, 0.3, -0.6, 0.4, 0.2], b: [0.5, 0.25, -2], c: [-0.1, 0.4, 0.2, -0.5] },
+      { a: [0.3, 0.3, -0.1, 0.2, 0.1, -0.7], b: [-0.3, 0.6, 0.2], c: [0.5, -0.2, 0.1, 0.3] },
+    ];
+    const lrs = [0.1, 0.05, 0.02];
+    const arrays = (x: typeof start): ParamTree => ({
+      a: f64(x.a, [2, 3]),
+      b: np.array(Float32Array.from(x.b)),
+      c: np.array(Float32Array.from(x.c)).reshape([2, 2]),
+    });
+    const optimizer = adamw(config);
+    let params = arrays(start);
+    let state = optimizer.init(params);
+    // torch.optim.AdamW, one leaf, in float64.
+    const expected = { a: [...start.a], b: [...start.b], c: [...start.c] };
+    const moments = Object.fromEntries(Object.entries(start).map(([k, x]) => [k, { m: x.map(() => 0), v: x.map(() => 0) }]));
+    for (const [i, g] of grads.entries()) {
+      const lr = lrs[i] as number;
+      const t = i + 1;
+      ({ params, state } = optimizer.update(params, arrays(g), state, lr));
+      for (const key of ["a", "b", "c"] as const) {
+        const { m, v } = moments[key] as { m: number[]; v: number[] };
+        const wd = key === "b" ? 0 : config.weightDecay;
+        expected[key] = expected[key].map((p, j) => {
+          const gj = g[key][j] as number;
+          m[j] = config.beta1 * (m[j] as number) + (1 - config.beta1) * gj;
+          v[j] = config.beta2 * (v[j] as number) + (1 - config.beta2) * gj * gj;
+          const denom = Math.sqrt(v[j] as number) / Math.sqrt(1 - config.beta2 ** t) + config.eps;
+          return p * (1 - lr * wd) - (lr / (1 - config.beta1 ** t)) * ((m[j] as number) / denom);
+        });
+        const got = [...((await (params[key] as JaxArray).ref.data()) as Float32Array | Float64Array)];
+        for (const [j, value] of got.entries()) {
+          expect(Math.abs(value - (expected[key][j] as number)), `step ${t} ${key}[${j}]`).toBeLessThan(key === "a" ? 1e-12 : 1e-6);
+        }
+      }
+    }
+    expect([(params.a as JaxArray).dtype, (params.b as JaxArray).dtype, (params.c as JaxArray).dtype]).toEqual([
+      np.float64,
+      np.float32,
+      np.float32,
+    ]);
+    disposeTree(params);
+    for (const slot of Object.values(state.slots)) disposeTree(slot);
+  });
+
   it("names the parameter a gradient is missing for", () => {
     const optimizer = adamw();
     const params: ParamTree = { a: np.ones([2]), b: np.ones([2]) };

@@ -59,20 +59,28 @@ function leavesLike(tree: ParamTree, like: [string, JaxArray][], what: string): 
  * AdamW (Loshchilov & Hutter), as PyTorch computes it:
  *   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
  *   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
+ * with the scalar factors (1 − lr·wd, lr/(1−β1ᵗ), √(1−β2ᵗ), 1−β1, 1−β2) computed
+ * on the host in float64, as torch.optim.AdamW does.
+ *
+ * Two jitted steps per parameter, three kernels: the moments (one kernel
+ * each), then the parameter from the new moments. Computed in one jit, the
+ * parameter's kernel recomputed both moments from m, v and g (four inputs
+ * and every operation again): for GPT-2's 50,257 × 768 embedding it took
+ * 0.22 s beside 0.04 s per moment; reading the new moments, 0.15 s.
  */
 export function adamw(config: AdamWConfig = {}, decayMask: DecayMask = decayMatricesOnly): Optimizer {
   const { beta1, beta2, eps, weightDecay } = adamwConfigSchema.parse(config);
   // Hyperparameters enter as 0-d arrays in the parameter's dtype: jit would
-  // otherwise bake the literals in at float32 precision.
-  type Hyper = { lr: JaxArray; wd: JaxArray; b1: JaxArray; b2: JaxArray; eps: JaxArray; bc1: JaxArray; bc2: JaxArray };
-  const leafUpdate = jit((p: JaxArray, g: JaxArray, m: JaxArray, v: JaxArray, h: Hyper) => {
-    const mNew = m.mul(h.b1.ref).add(g.ref.mul(h.b1.neg().add(1)));
-    const vNew = v.mul(h.b2.ref).add(g.ref.mul(g).mul(h.b2.neg().add(1)));
-    const denom = np.sqrt(vNew.ref).div(np.sqrt(h.bc2)).add(h.eps);
-    const decayed = p.mul(h.lr.ref.mul(h.wd).neg().add(1));
-    const pNew = decayed.sub(mNew.ref.mul(h.lr.div(h.bc1)).div(denom));
-    return [pNew, mNew, vNew];
-  });
+  // otherwise bake the literals in at float32 precision (and recompile as lr and t change).
+  type Moments = { b1: JaxArray; c1: JaxArray; b2: JaxArray; c2: JaxArray };
+  type Step = { decay: JaxArray; stepSize: JaxArray; bc2Sqrt: JaxArray; eps: JaxArray };
+  const moments = jit((g: JaxArray, m: JaxArray, v: JaxArray, h: Moments) => [
+    m.mul(h.b1).add(g.ref.mul(h.c1)),
+    v.mul(h.b2).add(g.ref.mul(g).mul(h.c2)),
+  ]);
+  const apply = jit((p: JaxArray, m: JaxArray, v: JaxArray, h: Step) =>
+    p.mul(h.decay).sub(m.mul(h.stepSize).div(np.sqrt(v).div(h.bc2Sqrt).add(h.eps))),
+  );
   return {
     name: "adamw",
     slotNames: ["exp_avg", "exp_avg_sq"],
@@ -85,28 +93,33 @@ export function adamw(config: AdamWConfig = {}, decayMask: DecayMask = decayMatr
       const v = leavesLike(state.slots.exp_avg_sq ?? {}, named, "optimizer slot exp_avg_sq");
       const bc1 = 1 - beta1 ** step;
       const bc2 = 1 - beta2 ** step;
+      // One set of scalars per dtype and decay for the whole step (a GPT-2 step has 148 parameters).
+      const scalars = new Map<string, { moments: Moments; step: Step }>();
+      const hyper = (p: JaxArray, wd: number) => {
+        const key = `${p.dtype} ${wd}`;
+        let h = scalars.get(key);
+        if (!h) {
+          h = {
+            moments: { b1: scalar(beta1, p), c1: scalar(1 - beta1, p), b2: scalar(beta2, p), c2: scalar(1 - beta2, p) },
+            step: { decay: scalar(1 - lr * wd, p), stepSize: scalar(lr / bc1, p), bc2Sqrt: scalar(Math.sqrt(bc2), p), eps: scalar(eps, p) },
+          };
+          scalars.set(key, h);
+        }
+        return h;
+      };
+      const refs = <T extends Record<string, JaxArray>>(h: T): T => Object.fromEntries(Object.entries(h).map(([k, a]) => [k, a.ref])) as T;
       const out = { p: [] as [string, JaxArray][], m: [] as [string, JaxArray][], v: [] as [string, JaxArray][] };
       for (const [name, p] of named) {
-        const h: Hyper = {
-          lr: scalar(lr, p),
-          wd: scalar(decayMask(name, p) ? weightDecay : 0, p),
-          b1: scalar(beta1, p),
-          b2: scalar(beta2, p),
-          eps: scalar(eps, p),
-          bc1: scalar(bc1, p),
-          bc2: scalar(bc2, p),
-        };
-        const [pNew, mNew, vNew] = leafUpdate(
-          p,
-          g.get(name) as JaxArray,
-          m.get(name) as JaxArray,
-          v.get(name) as JaxArray,
-          h,
-        ) as JaxArray[];
-        out.p.push([name, pNew as JaxArray]);
-        out.m.push([name, mNew as JaxArray]);
-        out.v.push([name, vNew as JaxArray]);
+        const h = hyper(p, decayMask(name, p) ? weightDecay : 0);
+        const [mNew, vNew] = moments(g.get(name) as JaxArray, m.get(name) as JaxArray, v.get(name) as JaxArray, refs(h.moments)) as [
+          JaxArray,
+          JaxArray,
+        ];
+        out.p.push([name, apply(p, mNew.ref, vNew.ref, refs(h.step)) as JaxArray]);
+        out.m.push([name, mNew]);
+        out.v.push([name, vNew]);
       }
+      for (const h of scalars.values()) for (const a of [...Object.values(h.moments), ...Object.values(h.step)]) a.dispose();
       const slots = { exp_avg: unflattenNamed(out.m), exp_avg_sq: unflattenNamed(out.v) };
       return { params: unflattenNamed(out.p), state: { step, slots } };
     },
