@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Rng } from "../engine/rng.js";
+import { tokensPerChunk } from "../engine/vocab-head.js";
 import { llama, llamaConfigSchema } from "../models/llama.js";
 import { CausalLM } from "../models/model.js";
 import { sftConfigSchema } from "./configs.js";
-import { chooseStaged, estimateTrainingMemory, TooLargeError } from "./memory.js";
+import { chooseStaged, estimateTrainingMemory, lastStagedChoice, TooLargeError } from "./memory.js";
 import { trainSft } from "./sft.js";
 
 const qwen05 = llamaConfigSchema.parse({
@@ -43,6 +44,30 @@ describe("training memory estimate", () => {
     });
     expect(large.activationsWhole).toBeGreaterThan(3 * small.activationsWhole);
     expect(large.staged).toBeLessThan(large.whole);
+  });
+
+  it("a reward model's scalar head computes no logits: its estimate leaves out the vocabulary head, and chooseStaged('rm') uses it", () => {
+    const tokens = 2 * 2 * 256;
+    const vocab = qwen05.vocab_size;
+    const d = qwen05.hidden_size;
+    const lora = { rows: 4, length: 256, trainableParams: 1_000_000, headTrains: false, accumulation: 1 };
+    const lm = estimateTrainingMemory(shapeOnly(qwen05), lora);
+    const rm = estimateTrainingMemory(shapeOnly(qwen05), { ...lora, head: "score" });
+    // Frozen embedding (gathered): nothing of the vocabulary is left but the weights.
+    expect(lm.activationsStaged - rm.activationsStaged).toBe(6 * tokensPerChunk(vocab, tokens) * vocab * 4);
+    expect(rm.weights).toBe(lm.weights);
+    // Full fine-tuning: the embedding's one-hot rows and its V x D gradient copies stay; the logit chunks and onehot − p go.
+    const full = { ...lora, trainableParams: 494_032_768, headTrains: true };
+    const lmFull = estimateTrainingMemory(shapeOnly(qwen05), full);
+    const rmFull = estimateTrainingMemory(shapeOnly(qwen05), { ...full, head: "score" });
+    expect(rmFull.activationsWhole).toBeLessThan(lmFull.activationsWhole);
+    expect(rmFull.activationsWhole - rm.activationsWhole).toBe(tokens * vocab * 4 + 2 * vocab * d * 4);
+    // The reward model's trainer is estimated with its scalar head; SFT's with the vocabulary.
+    const options = { ...lora, lora: true };
+    chooseStaged("rm", shapeOnly(qwen05), options, 2 ** 40);
+    expect(lastStagedChoice()?.estimate?.whole).toBe(rm.whole);
+    chooseStaged("sft", shapeOnly(qwen05), options, 2 ** 40);
+    expect(lastStagedChoice()?.estimate?.whole).toBe(lm.whole);
   });
 
   it("picks one jitted step when it fits, block by block when only that fits, and otherwise says what to do", () => {

@@ -30,6 +30,14 @@ export type MemoryEstimate = {
   staged: number;
 };
 
+/**
+ * What the model's output is: "vocab", log-probs over the vocabulary (SFT, DPO, PPO: chunks of
+ * [tokens, V] logits), or "score", a scalar head on the hidden states (a reward model), which
+ * computes no logits; its vocabulary costs only the embedding's one-hot lookup and gradient when
+ * the embedding trains.
+ */
+export type HeadKind = "vocab" | "score";
+
 export function estimateTrainingMemory(
   model: CausalLM,
   {
@@ -38,7 +46,8 @@ export function estimateTrainingMemory(
     trainableParams,
     headTrains,
     accumulation,
-  }: { rows: number; length: number; trainableParams: number; headTrains: boolean; accumulation: number },
+    head: kind = "vocab",
+  }: { rows: number; length: number; trainableParams: number; headTrains: boolean; accumulation: number; head?: HeadKind },
 ): MemoryEstimate {
   const { vocabSize: v, hiddenSize: d, numLayers: layers, numHeads: heads } = model.dims;
   const inner = intermediateSize(model);
@@ -52,7 +61,13 @@ export function estimateTrainingMemory(
   const perTokenBlock = (24 * d + 6 * inner + 3 * heads * length) * f32;
   const chunk = tokensPerChunk(v, tokens);
   // The head: a few chunk-sized [c, V] arrays; with a training head also onehot − p for every token and dW.
-  const head = 6 * chunk * v * f32 + (headTrains ? tokens * v * f32 + 2 * v * d * f32 : 0) + (headTrains ? tokens * v : 0);
+  // A scalar head has no logits: what is left of the vocabulary is the trained embedding's one-hot rows and gradient.
+  const head =
+    kind === "vocab"
+      ? 6 * chunk * v * f32 + (headTrains ? tokens * v * f32 + 2 * v * d * f32 : 0) + (headTrains ? tokens * v : 0)
+      : headTrains
+        ? tokens * v * f32 + 2 * v * d * f32
+        : 0;
   const activationsWhole = layers * tokens * perTokenBlock + head;
   const activationsStaged = (layers + 2) * tokens * d * f32 + 2 * tokens * perTokenBlock + head;
   return {
@@ -89,11 +104,20 @@ export function lastStagedChoice(): StagedChoice | null {
  * Whether to train block by block (true) or in one jitted step (false);
  * throws `TooLargeError` when neither fits. `PRECEPT_STAGED=1|0` forces the
  * choice (and skips the check). Only the wasm engine has the 4 GiB limit.
+ * The reward model's trainer ("rm") has a scalar head unless `head` says otherwise.
  */
 export function chooseStaged(
   trainer: string,
   model: CausalLM,
-  options: { rows: number; length: number; trainableParams: number; headTrains: boolean; accumulation: number; lora: boolean },
+  options: {
+    rows: number;
+    length: number;
+    trainableParams: number;
+    headTrains: boolean;
+    accumulation: number;
+    lora: boolean;
+    head?: HeadKind;
+  },
   budget = WASM_BUDGET_BYTES,
 ): boolean {
   const forced = process.env.PRECEPT_STAGED;
@@ -103,7 +127,7 @@ export function chooseStaged(
     return forced === "1";
   }
   if (defaultDevice() !== "wasm") return false;
-  const estimate = estimateTrainingMemory(model, options);
+  const estimate = estimateTrainingMemory(model, { ...options, head: options.head ?? (trainer === "rm" ? "score" : "vocab") });
   // The model's own arrays are already in the heap: compare what is live besides them too.
   const other = Math.max(0, heapStats().liveBytes - estimate.weights);
   // Small steps keep jax-js's queued execution (see engine/eager-jit.ts); large ones need their frees to free.
