@@ -205,6 +205,7 @@ export function caiStages(r: Recipe, store: Store, hooks: StageHooks = {}): Stag
               train_file: join(dirs.revise, "sft.jsonl"),
               output_dir: dirs.slCai,
               seed: r.seed,
+              strict: r.strict ?? false,
             },
             "recipe sft",
           ),
