@@ -111,7 +111,12 @@ export function headLogProbs(
       const toHidden = h.mul(jacobian).sum(-1);
       let out = value.add(toHidden.ref.sub(lax.stopGradient(toHidden)));
       if (trainsWeight) {
-        const toWeight = lax.stopGradient(residual).mul(z).sum(-1);
+        // Σ_v (onehot − p)_v·z_v as a batched [1, V]·[V, 1] product, not a product and a sum: the
+        // transpose of a matmul computes the logits' cotangent (its scale per token times onehot − p)
+        // into its own buffer, and W's gradient then contracts two inputs. Written as mul + sum, that
+        // cotangent is fused into W's gradient kernel, a three-input contraction over tokens that ran
+        // 15x slower (GPT-2's head, 320 tokens: 1.57 s against 0.11 s).
+        const toWeight = np.matmul(np.expandDims(lax.stopGradient(residual), 1), np.expandDims(z, -1)).reshape([rows + pad]);
         out = out.add(toWeight.ref.sub(lax.stopGradient(toWeight)));
       } else {
         residual.dispose();
