@@ -112,6 +112,20 @@ describe.runIf(enabled)("npm pack, installed into an empty project (PRECEPT_PACK
     expect(Number.parseInt(r.out, 10)).toBeGreaterThan(200);
   });
 
+  it("builds its native matmul addon where it is installed (what postinstall runs) and multiplies on OpenBLAS", () => {
+    const build = run(process.execPath, [join(installed, "scripts", "build-native.mjs"), "--required"], app);
+    expect(build.code, build.out + build.err).toBe(0);
+    writeFileSync(
+      join(app, "native.mjs"),
+      `import { nativeMatmulStatus, numpy as np } from "precept/engine";\nconst filled = (n, v) => np.array(new Float32Array(n).fill(v));\nconst c = np.matmul(filled(64 * 128, 1).reshape([64, 128]), filled(128 * 96, 2).reshape([128, 96]));\nconst data = await c.data();\nconsole.log(JSON.stringify({ ...nativeMatmulStatus(), first: data[0] }));\n`,
+    );
+    const r = run(process.execPath, ["native.mjs"], app);
+    expect(r.code, r.err).toBe(0);
+    const status = JSON.parse(r.out.trim().split("\n").pop() as string);
+    expect(status).toMatchObject({ active: true, calls: 1, first: 256 });
+    expect(status.detail).toMatch(/OpenBLAS/);
+  });
+
   it("type-checks a TypeScript program against the shipped .d.ts files", () => {
     writeFileSync(
       join(app, "main.ts"),
