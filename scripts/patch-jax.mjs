@@ -58,6 +58,12 @@
  *    batch-1 decode step's ~30 small kernels per layer waited on it. The fix
  *    splits only kernels of at least 2^17 units of work (elements × reduction
  *    length), as patch 4 does for synchronous ones.
+ * 8. Elementwise kernels with an exponential or a division (softmax, SiLU,
+ *    GELU's tanh, log-softmax) are compiled lane by lane, because the SIMD
+ *    code generator has no exp or reciprocal: with matrix products on BLAS
+ *    they were a third of a training step. The fix adds both (exp as the
+ *    scalar function's arithmetic on four lanes, so results are the same bit
+ *    for bit; the reciprocal as a lane-wise division).
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
@@ -233,6 +239,85 @@ backendPatches.push({
   from: "const epoch = this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.minWorkPerWorker);",
   to: `const epoch = this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.splitMinWork ??= Math.max(program.minWorkPerWorker ?? MIN_ELEMS_PER_THREAD, Math.ceil(${SPLIT_MIN_COST} / (exe.source.reduction?.size ?? 1))));`,
 });
+// e^x on four lanes: the scalar wasm_exp's arithmetic step for step (so each lane's result is the
+// scalar one's, bit for bit), with its two early returns (k > 127: Infinity, k < -126: 0) as selects.
+const EXP_SIMD = `function wasm_exp_simd(cg) {
+	return cg.function([cg.v128], [cg.v128], () => {
+		const kf = cg.local.declare(cg.v128);
+		const k = cg.local.declare(cg.v128);
+		const r = cg.local.declare(cg.v128);
+		const res = cg.local.declare(cg.v128);
+		const splatF = (c) => { cg.f32.const(c); cg.f32x4.splat(); };
+		const splatI = (c) => { cg.i32.const(c); cg.i32x4.splat(); };
+		cg.local.get(0);
+		splatF(1 / Math.LN2);
+		cg.f32x4.mul();
+		cg.f32x4.nearest();
+		cg.local.tee(kf);
+		cg.i32x4.trunc_sat_f32x4_s();
+		cg.local.set(k);
+		cg.local.get(0);
+		cg.local.get(kf);
+		splatF(Math.LN2);
+		cg.f32x4.mul();
+		cg.f32x4.sub();
+		cg.local.set(r);
+		const coefficients = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720];
+		splatF(coefficients[coefficients.length - 1]);
+		for (let i = coefficients.length - 2; i >= 0; i--) {
+			cg.local.get(r);
+			cg.f32x4.mul();
+			splatF(coefficients[i]);
+			cg.f32x4.add();
+		}
+		cg.local.get(k);
+		splatI(-126);
+		cg.i32x4.max_s();
+		splatI(127);
+		cg.i32x4.min_s();
+		splatI(127);
+		cg.i32x4.add();
+		cg.i32.const(23);
+		cg.i32x4.shl();
+		cg.f32x4.mul();
+		cg.local.set(res);
+		splatF(Infinity);
+		cg.local.get(res);
+		cg.local.get(k);
+		splatI(127);
+		cg.i32x4.gt_s();
+		cg.v128.bitselect();
+		cg.local.set(res);
+		splatF(0);
+		cg.local.get(res);
+		cg.local.get(k);
+		splatI(-126);
+		cg.i32x4.lt_s();
+		cg.v128.bitselect();
+	});
+}
+`;
+backendPatches.push(
+  {
+    name: "SIMD exp and reciprocal (supported ops)",
+    from: '\t"Sqrt",\n\t"Cast",\n\t"Where",',
+    to: '\t"Sqrt",\n\t"Exp",\n\t"Reciprocal",\n\t"Cast",\n\t"Where",',
+  },
+  {
+    name: "SIMD exp and reciprocal (codegen)",
+    from: '} else if (op === "Sqrt") {\n\t\t\tgen(src[0]);\n\t\t\tcg.f32x4.sqrt();',
+    to:
+      '} else if (op === "Sqrt") {\n\t\t\tgen(src[0]);\n\t\t\tcg.f32x4.sqrt();\n' +
+      '\t\t} else if (op === "Exp") {\n\t\t\tgen(src[0]);\n\t\t\tcg.call(funcs.expSimd);\n' +
+      '\t\t} else if (op === "Reciprocal") {\n\t\t\tcg.f32.const(1);\n\t\t\tcg.f32x4.splat();\n\t\t\tgen(src[0]);\n\t\t\tcg.f32x4.div();',
+  },
+  {
+    name: "SIMD exp and reciprocal (functions)",
+    from: "funcs.exp = wasm_exp(cg);",
+    to: 'funcs.exp = wasm_exp(cg);\n\tif (distinctOps.has("Exp")) funcs.expSimd = wasm_exp_simd(cg);',
+  },
+  { name: "SIMD exp and reciprocal (exp)", from: "function wasm_exp(cg) {", to: `${EXP_SIMD}function wasm_exp(cg) {` },
+);
 const ALLOCATOR = `var WasmAllocator = class {
 	#memory;
 	#headPtr;
