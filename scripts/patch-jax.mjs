@@ -50,8 +50,10 @@
  *    memory, ptrs)` (OpenBLAS's sgemm on the wasm memory, in place) in the
  *    worker pool's serial order, and the kernel's fused epilogue (bias,
  *    residual, scale, activation) then runs over the product as a wasm
- *    kernel built from the same expression. The plan is kept per compiled
- *    kernel; every other kernel runs as before.
+ *    kernel built from the same expression. An operand that is an
+ *    elementwise expression (a fused prologue) is first written to a scratch
+ *    buffer by an elementwise kernel the plan gives. The plan is kept per
+ *    compiled kernel; every other kernel runs as before.
  * 7. A kernel dispatched asynchronously is split across the worker threads
  *    once it has more than 512 output elements, however little work each
  *    does, and a chunk on another thread costs a round trip (~80 µs here): a
@@ -213,7 +215,21 @@ backendPatches.push(
     from: "\t#getBuffer(slot) {\n\t\tconst buffer = this.#buffers.get(slot);\n\t\tif (!buffer) throw new SlotError(slot);\n\t\treturn new Uint8Array(this.#memory.buffer,",
     to: `\t/** A matrix product in native code, then the kernel's fused epilogue (bias, residual, scale, activation) as a wasm kernel over the product, in place. */
 \t#runNative(kernel, program, native, ptrs) {
-\t\tglobalThis.__jaxNativeKernels.run(native, this.#memory, ptrs);
+\t\tconst scratch = [];
+\t\ttry {
+\t\t\tfor (const operand of native.materialize) {
+\t\t\t\toperand.program ??= this.prepareKernelSync(new Kernel(kernel.nargs, operand.plan.size, operand.plan.exp)).data.program;
+\t\t\t\tconst fill = operand.program;
+\t\t\t\tconst ptr = this.#allocator.malloc(operand.plan.size * 4);
+\t\t\t\tscratch.push(ptr);
+\t\t\t\tconst fillPtrs = [...ptrs.slice(0, kernel.nargs), ptr];
+\t\t\t\tconst func = fill.mainFunc ??= new WebAssembly.Instance(fill.module, { env: { memory: this.#memory } }).exports.kernel;
+\t\t\t\tif (!this.#workerPool?.dispatchSync(fill, fillPtrs, func, operand.plan.size)) func(...fillPtrs, 0, fill.workSize);
+\t\t\t}
+\t\t\tglobalThis.__jaxNativeKernels.run(native, this.#memory, ptrs, scratch);
+\t\t} finally {
+\t\t\tfor (const ptr of scratch) this.#allocator.free(ptr);
+\t\t}
 \t\tconst epilogue = kernel.reduction.epilogue;
 \t\tif (epilogue.op === "Variable" && epilogue.arg === "acc") return;
 \t\tif (program.nativeEpilogue === undefined) {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { type AluExpLike, type KernelLike, planMatmul } from "./blas-plan.js";
 
+const unused = (): AluExpLike => {
+  throw new Error("not used by these plans");
+};
+
 /** An index expression: the output index unravelled (dimension i of `outShape`), or the reduction index. */
 function index(outShape: number[], dim: number | "k", skew = 0): AluExpLike {
   const stride = dim === "k" ? 1 : outShape.slice(dim + 1).reduce((a, b) => a * b, 1);
@@ -10,6 +14,7 @@ function index(outShape: number[], dim: number | "k", skew = 0): AluExpLike {
     src: [],
     arg: null,
     evaluate: ({ gidx = 0, ridx = 0 }) => (dim === "k" ? ridx : (Math.floor(gidx / stride) % (outShape[dim] ?? 1)) + skew),
+    substitute: unused,
   };
 }
 
@@ -23,15 +28,15 @@ function load(
 ) {
   const src = [...outShape.map((_, i) => index(outShape, i, i === 0 ? (options.skew ?? 0) : 0)), index(outShape, "k")];
   const view = { shape: [...outShape, k], strides, offset: options.offset ?? 0, mask: options.mask ?? null };
-  return { op: "GlobalView", dtype: "float32", src, arg: [arg, { views: [view] }], evaluate: () => 0 } as AluExpLike;
+  return { op: "GlobalView", dtype: "float32", src, arg: [arg, { views: [view] }], evaluate: () => 0, substitute: unused };
 }
 
 function kernel(outShape: number[], k: number, a: AluExpLike, b: AluExpLike, op = "Add"): KernelLike {
-  const acc = { op: "Variable", dtype: "float32", src: [], arg: "acc", evaluate: () => 0 };
+  const acc = { op: "Variable", dtype: "float32", src: [], arg: "acc", evaluate: () => 0, substitute: unused };
   return {
     nargs: 2,
     size: outShape.reduce((x, y) => x * y, 1),
-    exp: { op: "Mul", dtype: "float32", src: [a, b], arg: null, evaluate: () => 0 },
+    exp: { op: "Mul", dtype: "float32", src: [a, b], arg: null, evaluate: () => 0, substitute: unused },
     reduction: { op, dtype: "float32", size: k, epilogue: acc },
     dtype: "float32",
   };

@@ -23,6 +23,17 @@ export interface AluExpLike {
   src: AluExpLike[];
   arg: unknown;
   evaluate(context: Record<string, number>): number;
+  substitute(variables: Record<string, AluExpLike>): AluExpLike;
+}
+
+/** The static builders of jax-js's AluExp class (reached through an expression's constructor). */
+interface AluBuilders {
+  add(a: AluExpLike, b: AluExpLike): AluExpLike;
+  mul(a: AluExpLike, b: AluExpLike): AluExpLike;
+  idiv(a: AluExpLike, b: AluExpLike): AluExpLike;
+  mod(a: AluExpLike, b: AluExpLike): AluExpLike;
+  i32(value: number): AluExpLike;
+  variable(dtype: string, name: string): AluExpLike;
 }
 
 export interface KernelLike {
@@ -52,10 +63,25 @@ export interface BatchDim {
 export const MIN_NATIVE_WORK = 1 << 15;
 const MAX_BATCH_DIMS = 8;
 
+/**
+ * An operand that is an elementwise expression (a fused prologue: a mask, an
+ * activation's derivative) rather than a plain load: the engine first writes
+ * it, contiguous as [batch..., rows or columns..., K], into a scratch buffer
+ * by running `exp` as an elementwise kernel of `size` elements over the
+ * product kernel's own arguments.
+ */
+export interface Materialized {
+  exp: AluExpLike;
+  size: number;
+}
+
 /** A row-major `C[M,N] = op(A)[M,K] · op(B)[K,N]` per batch index; offsets in elements from each argument's start. */
 export interface MatmulPlan {
-  argA: number;
-  argB: number;
+  /** The kernel argument each operand reads, or "scratch" for a materialized one (offset 0 in its buffer). */
+  argA: number | "scratch";
+  argB: number | "scratch";
+  /** The operands to materialize first, A's before B's. */
+  materialize: { operand: "A" | "B"; plan: Materialized }[];
   transA: boolean;
   transB: boolean;
   m: number;
@@ -72,22 +98,43 @@ export interface MatmulPlan {
 interface Operand {
   arg: number;
   offset: number;
-  /** Strides along the output's dimensions, then along K. */
+  /** Strides along the output's dimensions, then along K (for an expression: 1 where any of its loads varies, else 0). */
   strides: number[];
+  /** Set when the operand is an elementwise expression, to be materialized. */
+  exp: AluExpLike | null;
 }
 
 const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 
-/** The operand a `GlobalView` load reads, if it is a plain strided view indexed the canonical way. */
+/** The operand `exp` is: a plain strided view indexed the canonical way, or an elementwise expression of such loads. */
 function operand(exp: AluExpLike | undefined, outShape: number[], k: number): Operand | null {
-  if (exp?.op !== "GlobalView" || exp.dtype !== "float32") return null;
+  if (exp?.dtype !== "float32") return null;
+  if (exp.op === "GlobalView") return load(exp, outShape, k);
+  // An expression: every load plain and canonical, no index variable outside a load's indices.
+  const loads: Operand[] = [];
+  const walk = (node: AluExpLike): boolean => {
+    if (node.op === "GlobalView") {
+      const found = load(node, outShape, k, true);
+      if (found) loads.push(found);
+      return found !== null;
+    }
+    if (node.op === "Variable" || node.op === "Special" || node.op === "GlobalIndex") return false;
+    return node.src.every(walk);
+  };
+  if (!walk(exp) || loads.length === 0) return null;
+  const strides = [...outShape, k].map((_, i) => (loads.some((l) => l.strides[i] !== 0) ? 1 : 0));
+  return { arg: -1, offset: 0, strides, exp };
+}
+
+function load(exp: AluExpLike, outShape: number[], k: number, anyDtype = false): Operand | null {
+  if (!anyDtype && exp.dtype !== "float32") return null;
   const [arg, tracker] = exp.arg as [number, { views: ViewLike[] }];
   const view = tracker.views[0];
   if (tracker.views.length !== 1 || !view || view.mask !== null) return null;
   const shape = [...outShape, k];
   if (view.shape.length !== shape.length || view.shape.some((d, i) => d !== shape[i])) return null;
   if (exp.src.length !== shape.length || !indexedCanonically(exp.src, outShape, k)) return null;
-  return { arg, offset: view.offset, strides: view.strides };
+  return { arg, offset: view.offset, strides: view.strides, exp: null };
 }
 
 /**
@@ -119,6 +166,15 @@ function indexedCanonically(indices: AluExpLike[], outShape: number[], k: number
   return true;
 }
 
+function findLoad(exp: AluExpLike): AluExpLike | null {
+  if (exp.op === "GlobalView") return exp;
+  for (const src of exp.src) {
+    const found = findLoad(src);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** Consecutive dimensions one stride walks, as one: its size and stride; null when they do not merge. */
 function merged(sizes: number[], strides: number[]): { size: number; stride: number } | null {
   for (let i = 0; i + 1 < sizes.length; i++) {
@@ -139,9 +195,12 @@ export function planMatmul(kernel: KernelLike): MatmulPlan | null {
   const reduction = kernel.reduction;
   if (reduction?.op !== "Add" || reduction.dtype !== "float32" || kernel.dtype !== "float32") return null;
   const exp = kernel.exp;
-  if (exp.op !== "Mul" || exp.src.length !== 2 || exp.src[0]?.op !== "GlobalView") return null;
+  if (exp.op !== "Mul" || exp.src.length !== 2) return null;
   const k = reduction.size;
-  const viewShape = (exp.src[0].arg as [number, { views: ViewLike[] }])[1].views[0]?.shape ?? [];
+  const firstLoad = findLoad(exp);
+  if (!firstLoad) return null;
+  const views = (firstLoad.arg as [number, { views: ViewLike[] }])[1].views;
+  const viewShape = views[views.length - 1]?.shape ?? []; // a view tracker's shape is its last view's
   const outShape = viewShape.slice(0, -1);
   if (product(outShape) !== kernel.size) return null;
   const a = operand(exp.src[0], outShape, k);
@@ -150,19 +209,26 @@ export function planMatmul(kernel: KernelLike): MatmulPlan | null {
 
   // The output's dimensions (size 1 dropped), by which operand varies along them:
   // batch (both), then one group where only one varies, then a group where only the other does.
-  const dims: BatchDim[] = outShape
-    .map((size, i) => ({ size, strideA: a.strides[i] ?? 0, strideB: b.strides[i] ?? 0, strideC: product(outShape.slice(i + 1)) }))
+  type Dim = { index: number; size: number; strideC: number; a: boolean; b: boolean };
+  const dims: Dim[] = outShape
+    .map((size, index) => ({
+      index,
+      size,
+      strideC: product(outShape.slice(index + 1)),
+      a: a.strides[index] !== 0,
+      b: b.strides[index] !== 0,
+    }))
     .filter((d) => d.size > 1);
-  const batch: BatchDim[] = [];
-  const groups: { varies: "a" | "b"; dims: BatchDim[] }[] = [];
+  const batch: Dim[] = [];
+  const groups: { varies: "a" | "b"; dims: Dim[] }[] = [];
   for (const d of dims) {
-    if (d.strideA !== 0 && d.strideB !== 0) {
+    if (d.a && d.b) {
       if (groups.length) return null; // a batch dimension after the rows or columns
       batch.push(d);
       continue;
     }
-    if (d.strideA === 0 && d.strideB === 0) return null; // the output repeats: rare, left to wasm
-    const varies = d.strideA !== 0 ? "a" : "b";
+    if (!d.a && !d.b) return null; // the output repeats: rare, left to wasm
+    const varies = d.a ? "a" : "b";
     const last = groups[groups.length - 1];
     if (last?.varies === varies) last.dims.push(d);
     else if (groups.length < 2) groups.push({ varies, dims: [d] });
@@ -171,16 +237,17 @@ export function planMatmul(kernel: KernelLike): MatmulPlan | null {
   const [rowGroup, colGroup] = groups;
   if (!rowGroup || batch.length > MAX_BATCH_DIMS) return null;
   const swapped = rowGroup.varies === "b";
-  const [rowsOf, colsOf] = swapped ? [b, a] : [a, b];
-  const strideOf = (d: BatchDim, o: Operand) => (o === a ? d.strideA : d.strideB);
+  const rowsOf = effective(swapped ? b : a, batch, rowGroup.dims, outShape, k);
+  const colsOf = effective(swapped ? a : b, batch, colGroup?.dims ?? [], outShape, k);
+  const strideOf = (o: Operand, d: Dim) => o.strides[d.index] ?? 0;
   const rows = merged(
     rowGroup.dims.map((d) => d.size),
-    rowGroup.dims.map((d) => strideOf(d, rowsOf)),
+    rowGroup.dims.map((d) => strideOf(rowsOf.operand, d)),
   );
   const cols = colGroup
     ? merged(
         colGroup.dims.map((d) => d.size),
-        colGroup.dims.map((d) => strideOf(d, colsOf)),
+        colGroup.dims.map((d) => strideOf(colsOf.operand, d)),
       )
     : { size: 1, stride: 0 };
   if (!rows || !cols) return null;
@@ -188,22 +255,66 @@ export function planMatmul(kernel: KernelLike): MatmulPlan | null {
   const n = cols.size;
   if (m * n * k * product(batch.map((d) => d.size)) < MIN_NATIVE_WORK) return null;
 
-  const opA = layout(m, k, rows.stride, rowsOf.strides[outShape.length] ?? 0);
-  const opB = layout(k, n, colsOf.strides[outShape.length] ?? 0, cols.stride);
+  const opA = layout(m, k, rows.stride, rowsOf.operand.strides[outShape.length] ?? 0);
+  const opB = layout(k, n, colsOf.operand.strides[outShape.length] ?? 0, cols.stride);
   if (!opA || !opB) return null;
+  const materialize: MatmulPlan["materialize"] = [];
+  if (rowsOf.materialized) materialize.push({ operand: "A", plan: rowsOf.materialized });
+  if (colsOf.materialized) materialize.push({ operand: "B", plan: colsOf.materialized });
   return {
-    argA: rowsOf.arg,
-    argB: colsOf.arg,
+    argA: rowsOf.materialized ? "scratch" : rowsOf.operand.arg,
+    argB: colsOf.materialized ? "scratch" : colsOf.operand.arg,
+    materialize,
     transA: opA.trans,
     transB: opB.trans,
     m,
     n,
     k,
-    offsetA: rowsOf.offset,
+    offsetA: rowsOf.operand.offset,
     lda: opA.ld,
-    offsetB: colsOf.offset,
+    offsetB: colsOf.operand.offset,
     ldb: opB.ld,
     ldc: n,
-    batch: batch.map((d) => (swapped ? { ...d, strideA: d.strideB, strideB: d.strideA } : d)),
+    batch: batch.map((d) => ({
+      size: d.size,
+      strideA: strideOf(rowsOf.operand, d),
+      strideB: strideOf(colsOf.operand, d),
+      strideC: d.strideC,
+    })),
   };
+}
+
+/**
+ * A plain operand as it is; an expression as the contiguous buffer it will be
+ * written to ([batch..., own dimensions..., K], K innermost), with the
+ * elementwise expression that writes it: the product kernel's expression at
+ * output index Σ idx·outStride over the dimensions it varies along (0 along
+ * the others, where it does not vary) and reduction index k.
+ */
+function effective(
+  o: Operand,
+  batch: { index: number; size: number; strideC: number }[],
+  own: { index: number; size: number; strideC: number }[],
+  outShape: number[],
+  k: number,
+): { operand: Operand; materialized: Materialized | null } {
+  if (!o.exp) return { operand: o, materialized: null };
+  const order = [...batch, ...own];
+  const strides = new Array<number>(outShape.length + 1).fill(0);
+  strides[outShape.length] = 1;
+  let size = k;
+  for (let j = order.length - 1; j >= 0; j--) {
+    const d = order[j] as (typeof order)[number];
+    strides[d.index] = size;
+    size *= d.size;
+  }
+  const E = o.exp.constructor as unknown as AluBuilders;
+  const idx = E.variable("int32", "gidx");
+  let outIndex = E.i32(0);
+  for (const d of order) {
+    const coordinate = E.mod(E.idiv(idx, E.i32(strides[d.index] ?? 1)), E.i32(d.size));
+    outIndex = E.add(outIndex, E.mul(coordinate, E.i32(d.strideC)));
+  }
+  const exp = o.exp.substitute({ gidx: outIndex, ridx: E.mod(idx, E.i32(k)) });
+  return { operand: { ...o, strides, offset: 0 }, materialized: { exp, size } };
 }

@@ -42,6 +42,20 @@ const cases: Record<string, () => Arr> = {
       const up = np.matmul(x.ref, v);
       return nn.silu(np.matmul(x, w)).mul(up).add(r);
     })(values([32, 64], 22), values([64, 96], 23), values([64, 96], 24), values([32, 96], 25)),
+  "jit: a masked input": () =>
+    jit((x: Arr, mask: Arr, w: Arr) => np.matmul(x.mul(mask), w))(values([64, 96], 37), values([64, 96], 38), values([96, 80], 39)),
+  "jit: elementwise ops on both operands": () =>
+    jit((x: Arr, w: Arr) => np.matmul(np.tanh(x), w.mul(2).add(1)))(values([2, 48, 64], 40), values([64, 72], 41)),
+  "gradient of a gated MLP (prologues in the backward pass)": () =>
+    jit(
+      grad((w1: Arr) => {
+        const x = values([2, 32, 64], 42);
+        return np
+          .matmul(nn.silu(np.matmul(x, w1)), values([96, 48], 43))
+          .mul(values([2, 32, 48], 44))
+          .sum();
+      }),
+    )(values([64, 96], 45)),
   "gradient with respect to the weight": () =>
     grad((w: Arr) =>
       np
@@ -52,12 +66,15 @@ const cases: Record<string, () => Arr> = {
   "gradient with respect to the input": () => grad((x: Arr) => np.tanh(np.matmul(x, values([64, 96], 28))).sum())(values([32, 64], 29)),
 };
 
-async function runAll(): Promise<Map<string, { data: Float32Array; calls: number }>> {
-  const results = new Map<string, { data: Float32Array; calls: number }>();
+type Result = { data: Float32Array; calls: number; materialized: number };
+
+async function runAll(): Promise<Map<string, Result>> {
+  const results = new Map<string, Result>();
   for (const [name, build] of Object.entries(cases)) {
-    const before = nativeMatmulStatus().calls;
+    const before = nativeMatmulStatus();
     const data = (await build().data()) as Float32Array;
-    results.set(name, { data, calls: nativeMatmulStatus().calls - before });
+    const after = nativeMatmulStatus();
+    results.set(name, { data, calls: after.calls - before.calls, materialized: after.materialized - before.materialized });
   }
   return results;
 }
@@ -72,7 +89,7 @@ describe.skipIf(!built)("native matmul (OpenBLAS on the wasm memory)", () => {
     uninstallNativeMatmul();
     const wasm = await runAll();
     installNativeMatmul(2, { required: true });
-    for (const [name, { data, calls }] of native) {
+    for (const [name, { data, calls, materialized }] of native) {
       const reference = wasm.get(name)?.data as Float32Array;
       expect(data.length, name).toBe(reference.length);
       let worst = 0;
@@ -84,6 +101,7 @@ describe.skipIf(!built)("native matmul (OpenBLAS on the wasm memory)", () => {
       });
       expect(worst / Math.max(scale, 1), name).toBeLessThan(1e-5);
       expect(calls, `${name}: products run natively`).toBeGreaterThan(0);
+      if (name.includes("prologue")) expect(materialized, `${name}: an operand materialized first`).toBeGreaterThan(0);
       expect(wasm.get(name)?.calls, `${name}: with the hook removed`).toBe(0);
     }
   });

@@ -28,6 +28,8 @@ export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "
 
 interface Prepared {
   plan: MatmulPlan;
+  /** What the patched backend writes first (scripts/patch-jax.mjs 6): expressions and sizes, and their compiled kernels once built. */
+  materialize: MatmulPlan["materialize"];
   /** OpenBLAS threads for this product: one for a small one, where waking a second thread costs more than it saves. */
   threads: number;
   /** The addon's plan array; the three offsets are filled in per call. */
@@ -43,13 +45,14 @@ let currentThreads = 0;
 let loadError: string | null = null;
 let memoryView: Float32Array | null = null;
 let nativeCalls = 0;
+let materializedCalls = 0;
 
 function prepare(plan: MatmulPlan): Prepared {
   const array = new Float64Array(12 + 4 * plan.batch.length);
   array.set([plan.transA ? 1 : 0, plan.transB ? 1 : 0, plan.m, plan.n, plan.k, 0, plan.lda, 0, plan.ldb, 0, plan.ldc, plan.batch.length]);
   for (const [i, d] of plan.batch.entries()) array.set([d.size, d.strideA, d.strideB, d.strideC], 12 + 4 * i);
   const work = plan.m * plan.n * plan.k * plan.batch.reduce((n, d) => n * d.size, 1);
-  return { plan, array, threads: work < MIN_THREADED_WORK ? 1 : maxThreads };
+  return { plan, materialize: plan.materialize, array, threads: work < MIN_THREADED_WORK ? 1 : maxThreads };
 }
 
 /** jax-js's wasm memory, as far as this file needs it (Node's types have no WebAssembly.Memory). */
@@ -57,13 +60,18 @@ interface WasmMemory {
   buffer: ArrayBufferLike;
 }
 
-/** Runs a planned product; `ptrs` are the kernel's argument addresses in bytes, the output last. */
-function run(prepared: Prepared, memory: WasmMemory, ptrs: number[]): void {
+/**
+ * Runs a planned product; `ptrs` are the kernel's argument addresses in bytes,
+ * the output last, and `scratch` the buffers the engine wrote the
+ * materialized operands to (plan.materialize's order).
+ */
+function run(prepared: Prepared, memory: WasmMemory, ptrs: number[], scratch: number[] = []): void {
   const { plan, array, threads } = prepared;
   if (!addon) throw new Error("native matmul: the addon was unloaded after this kernel was planned");
   if (memoryView?.buffer !== memory.buffer) memoryView = new Float32Array(memory.buffer);
-  array[5] = (ptrs[plan.argA] ?? 0) / 4 + plan.offsetA;
-  array[7] = (ptrs[plan.argB] ?? 0) / 4 + plan.offsetB;
+  const scratchB = plan.argA === "scratch" ? 1 : 0;
+  array[5] = ((plan.argA === "scratch" ? scratch[0] : ptrs[plan.argA]) ?? 0) / 4 + plan.offsetA;
+  array[7] = ((plan.argB === "scratch" ? scratch[scratchB] : ptrs[plan.argB]) ?? 0) / 4 + plan.offsetB;
   array[9] = (ptrs[ptrs.length - 1] ?? 0) / 4;
   if (threads !== currentThreads) {
     addon.setThreads(threads);
@@ -71,6 +79,7 @@ function run(prepared: Prepared, memory: WasmMemory, ptrs: number[]): void {
   }
   addon.sgemm(memoryView, array);
   nativeCalls++;
+  if (scratch.length) materializedCalls++;
 }
 
 export interface NativeMatmulStatus {
@@ -80,6 +89,8 @@ export interface NativeMatmulStatus {
   detail: string;
   /** Products run natively so far in this process. */
   calls: number;
+  /** Of those, products with an operand that was an expression, written to a scratch buffer first. */
+  materialized: number;
 }
 
 /**
@@ -121,6 +132,7 @@ export function uninstallNativeMatmul(): void {
 }
 
 export function nativeMatmulStatus(): NativeMatmulStatus {
-  if (addon) return { active: true, detail: addon.config(), calls: nativeCalls };
-  return { active: false, detail: loadError ?? "not installed", calls: nativeCalls };
+  const counts = { calls: nativeCalls, materialized: materializedCalls };
+  if (addon) return { active: true, detail: addon.config(), ...counts };
+  return { active: false, detail: loadError ?? "not installed", ...counts };
 }

@@ -37,5 +37,5 @@ const matmul = matmulChoiceFromEnv();
 /** Whether matrix products run on OpenBLAS in this process, and why not. */
 export const nativeMatmul: NativeMatmulStatus =
   matmul === "wasm"
-    ? { active: false, detail: "PRECEPT_MATMUL=wasm", calls: 0 }
+    ? { active: false, detail: "PRECEPT_MATMUL=wasm", calls: 0, materialized: 0 }
     : installNativeMatmul(engineThreads, { required: matmul === "blas" });
