@@ -5,27 +5,45 @@
  * sums the time by kind: contractions (matmuls, reductions of ≥ 32 terms),
  * short reductions, layout copies (a kernel that only reads one input) and
  * other elementwise kernels, with the most expensive kernels and the time
- * outside kernels (tracing, compiling, the host). Prints one JSON line.
+ * outside kernels (tracing, compiling, the host), the first (compiling)
+ * call's seconds, the profiled call's CPU seconds (all threads: far below
+ * threads × wall means it waited) and whether matrix products ran on OpenBLAS.
+ * Prints one JSON line. `vocab` replaces the shape's vocabulary, `top` lists
+ * that many kernels (default 12), `full` with their whole expressions.
  *   node --import tsx bench/scale-profile.ts '{"shape":"smollm2-135m","what":"forward","batch":4,"seq":64}'
  *   node --import tsx bench/scale-profile.ts '{"shape":"smollm2-135m","layers":4,"what":"sft-full","batch":1,"seq":128}'
+ *   node --import tsx bench/scale-profile.ts '{"shape":"gpt2-124m","layers":1,"vocab":50304,"what":"sft-full","batch":4,"seq":256,"top":30}'
  */
 import { setEagerJit } from "../src/engine/eager-jit.js";
 import { profiler } from "../src/engine/jax.js";
 import { Rng } from "../src/engine/rng.js";
+import { nativeMatmul } from "../src/engine/threads.js";
 import { disposeTree } from "../src/engine/tree.js";
 import { sftConfigSchema } from "../src/train/configs.js";
 import { TrainerCore } from "../src/train/core.js";
 import { trainSft } from "../src/train/sft.js";
 import { type ShapeName, shapeModel } from "./scale-shapes.js";
 
-type Probe = { shape: ShapeName; layers?: number; what: "forward" | "sft-full" | "sft-lora"; batch: number; seq: number };
+type Probe = {
+  shape: ShapeName;
+  layers?: number;
+  vocab?: number;
+  what: "forward" | "sft-full" | "sft-lora";
+  batch: number;
+  seq: number;
+  top?: number;
+  full?: boolean;
+};
 const probe = JSON.parse(process.argv[2] ?? "{}") as Probe;
 TrainerCore.prototype.save = async () => "";
 TrainerCore.prototype.finish = async function (this: TrainerCore) {
   for (const slot of Object.values(this.optState.slots)) disposeTree(slot);
   this.optState = { ...this.optState, slots: {} };
 };
-const model = shapeModel(probe.shape, probe.layers ? { layers: probe.layers } : {});
+const model = shapeModel(probe.shape, {
+  ...(probe.layers ? { layers: probe.layers } : {}),
+  ...(probe.vocab ? { vocab: probe.vocab } : {}),
+});
 const vocab = model.dims.vocabSize;
 const rng = new Rng(1);
 const row = () => Array.from({ length: probe.seq }, () => 1 + rng.int(vocab - 1));
@@ -55,13 +73,18 @@ async function once(): Promise<void> {
 
 process.env.PRECEPT_STAGED ??= "1";
 setEagerJit(true);
+const firstStarted = performance.now();
 await once(); // compile
+const first = (performance.now() - firstStarted) / 1000;
 performance.clearMeasures();
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 profiler.startTrace();
 await once();
 profiler.stopTrace();
 const wall = (performance.now() - started) / 1000;
+// All threads' CPU time: well under threads × wall means the step waited (for workers, the OS, other processes).
+const cpu = process.cpuUsage(cpuBefore);
 
 type Kind = "contraction" | "short reduction" | "layout copy" | "elementwise" | "routine";
 const byKind: Record<string, { seconds: number; kernels: number }> = {};
@@ -82,7 +105,7 @@ for (const entry of performance.getEntriesByType("measure")) {
   byKind[kind] = k;
   k.seconds += seconds;
   k.kernels++;
-  const key = `${kind} ${entry.name} ${reduction} ${(exp ?? props.get("inputShapes") ?? "").slice(0, 160)}`;
+  const key = `${kind} ${entry.name} ${reduction} ${(exp ?? props.get("inputShapes") ?? "").slice(0, probe.full ? undefined : 160)}`;
   const item = byKernel.get(key) ?? { kind, seconds: 0, count: 0, size: Number(props.get("size") ?? 0), reduction };
   item.seconds += seconds;
   item.count++;
@@ -91,8 +114,8 @@ for (const entry of performance.getEntriesByType("measure")) {
 const kernelSeconds = Object.values(byKind).reduce((a, k) => a + k.seconds, 0);
 const top = [...byKernel.entries()]
   .sort((a, b) => b[1].seconds - a[1].seconds)
-  .slice(0, 12)
-  .map(([key, v]) => ({ ...v, seconds: +v.seconds.toFixed(3), what: key.slice(0, 200) }));
+  .slice(0, probe.top ?? 12)
+  .map(([key, v]) => ({ ...v, seconds: +v.seconds.toFixed(3), what: probe.full ? key : key.slice(0, 200) }));
 const round = (o: Record<string, { seconds: number; kernels: number }>) =>
   Object.fromEntries(
     Object.entries(o).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), kernels: v.kernels, share: +(v.seconds / wall).toFixed(3) }]),
@@ -100,7 +123,10 @@ const round = (o: Record<string, { seconds: number; kernels: number }>) =>
 console.log(
   JSON.stringify({
     ...probe,
+    matmul: nativeMatmul.active ? "blas" : "wasm",
+    firstSeconds: +first.toFixed(3),
     wallSeconds: +wall.toFixed(3),
+    cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(3),
     kernelSeconds: +kernelSeconds.toFixed(3),
     outsideKernelsSeconds: +(wall - kernelSeconds).toFixed(3),
     kernels: Object.values(byKind).reduce((a, k) => a + k.kernels, 0),
