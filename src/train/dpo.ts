@@ -128,8 +128,6 @@ export async function trainDpo({
   const emptyPrompt = train.findIndex((e) => e.prompt.length === 0);
   if (emptyPrompt >= 0) throw new Error(`dpo: pair ${emptyPrompt} has an empty prompt; add a BOS token or some prompt text`);
   const average = config.loss_type === "ipo";
-  const withReference = await referenceLogps(ref, train, average, config.per_device_train_batch_size);
-  const evalReference = evalSet?.length ? await referenceLogps(ref, evalSet, average, config.per_device_train_batch_size) : [];
   let lastAccuracy = Number.NaN;
   const evaluate = async () => {
     lastAccuracy = await heldOutAccuracy(model, evalReference, average, config.per_device_train_batch_size);
@@ -161,6 +159,10 @@ export async function trainDpo({
     accumulation: config.gradient_accumulation_steps,
     lora: !core.baseTrains,
   });
+  // After chooseStaged: a large model's reference passes need its eager jit too (queued, a 0.5B
+  // model's forward over two pairs held every activation at once and passed 4 GiB).
+  const withReference = await referenceLogps(ref, train, average, config.per_device_train_batch_size);
+  const evalReference = evalSet?.length ? await referenceLogps(ref, evalSet, average, config.per_device_train_batch_size) : [];
   const history = await runSupervised({
     core,
     lossFn: wholeLoss(model, tail, trainingEmbed(core.baseTrains)),
