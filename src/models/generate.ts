@@ -14,6 +14,7 @@
  * which is what PPO-style trainers compare against.
  */
 import { z } from "zod";
+import { withEagerJit } from "../engine/eager-jit.js";
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { Rng } from "../engine/rng.js";
@@ -142,7 +143,9 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
   const { prefill, decode } = steps(model, slots);
   const { ids, positions, keyMask: promptOnlyMask } = batchArrays(batch);
   promptOnlyMask.dispose(); // the cache needs the wider [B, slots] mask built above
-  let [logits, cache] = prefill(treeRef(model.params), ids, positions, keyMask(), np.arange(promptLength).astype(np.int32));
+  let [logits, cache] = withEagerJit(() =>
+    prefill(treeRef(model.params), ids, positions, keyMask(), np.arange(promptLength).astype(np.int32)),
+  );
 
   const results: Generation[] = prompts.map(() => ({ tokens: [], text: null, logprobs: [], finishReason: "length" }));
   const done = prompts.map(() => false);
@@ -189,13 +192,16 @@ export async function generateTokens(model: CausalLM, prompts: number[][], input
       const slot = promptLength + step;
       for (let b = 0; b < batch.batch; b++) keyMaskHost[b * slots + slot] = 1;
       const stepPositions = Int32Array.from(prompts, (p) => p.length + step);
-      [logits, cache] = decode(
-        treeRef(model.params),
-        cache,
-        np.array(next, { dtype: np.int32 }).reshape([batch.batch, 1]),
-        np.array(stepPositions, { dtype: np.int32 }).reshape([batch.batch, 1]),
-        keyMask(),
-        np.array(slot, { dtype: np.int32 }),
+      const layers = cache;
+      [logits, cache] = withEagerJit(() =>
+        decode(
+          treeRef(model.params),
+          layers,
+          np.array(next, { dtype: np.int32 }).reshape([batch.batch, 1]),
+          np.array(stepPositions, { dtype: np.int32 }).reshape([batch.batch, 1]),
+          keyMask(),
+          np.array(slot, { dtype: np.int32 }),
+        ),
       );
     }
   } catch (error) {
