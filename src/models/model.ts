@@ -9,6 +9,7 @@
  * The functions here are pure over a parameter tree so trainers can
  * differentiate them; the `CausalLM` methods are conveniences over them.
  */
+import { withEagerJit } from "../engine/eager-jit.js";
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import type { Rng } from "../engine/rng.js";
@@ -199,7 +200,8 @@ export class CausalLM {
     if (rows.some((r) => r.length !== length))
       throw new Error("logits() needs sequences of equal length; use scoreCompletions or generate for ragged batches");
     const { ids, positions, keyMask, querySlots } = fullInput(rows, this.padId);
-    const logits = jittedLogits(this)(treeRef(this.params), ids, positions, keyMask, querySlots);
+    // Eagerly: each kernel runs as it is reached and frees its inputs (the 135M shape, 4x64: 240 -> 282-300 tokens/s).
+    const logits = withEagerJit(() => jittedLogits(this)(treeRef(this.params), ids, positions, keyMask, querySlots));
     return { shape: [rows.length, length, this.dims.vocabSize], data: await readFloats(logits) };
   }
 

@@ -3,6 +3,7 @@
  * prompt. This is the building block of SFT (the loss is its negative mean),
  * DPO (sums over chosen and rejected completions) and PPO (per-token ratios).
  */
+import { withEagerJit } from "../engine/eager-jit.js";
 import { type Array as JaxArray, jit, numpy as np } from "../engine/jax.js";
 import { readFloats } from "../engine/ownership.js";
 import { type ParamTree, treeRef } from "../engine/tree.js";
@@ -79,7 +80,7 @@ export async function scoreCompletions(model: CausalLM, prompts: number[][], com
   const batch = padBatch(rows, { side: "right", padId: model.padId, length: bucket(Math.max(...rows.map((r) => r.length)), 16) });
   const { ids, positions, keyMask } = batchArrays(batch);
   const logProbs = await readFloats(
-    scorer(model)(treeRef(model.params), ids, positions, keyMask, np.arange(batch.length).astype(np.int32)),
+    withEagerJit(() => scorer(model)(treeRef(model.params), ids, positions, keyMask, np.arange(batch.length).astype(np.int32))),
   );
   const width = batch.length - 1;
   return prompts.map((p, b) => {
