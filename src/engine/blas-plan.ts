@@ -110,24 +110,58 @@ const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 function operand(exp: AluExpLike | undefined, outShape: number[], k: number): Operand | null {
   if (exp?.dtype !== "float32") return null;
   if (exp.op === "GlobalView") return load(exp, outShape, k);
-  // An expression: every load plain and canonical, no index variable outside a load's indices.
-  const loads: Operand[] = [];
+  // An expression: no index variable outside a load's indices; which dimensions it varies along is
+  // which its loads' addresses (or masks) vary along.
+  const varies = [...outShape, k].map(() => false);
   const walk = (node: AluExpLike): boolean => {
     if (node.op === "GlobalView") {
-      const found = load(node, outShape, k, true);
-      if (found) loads.push(found);
-      return found !== null;
+      const along = dependence(node, outShape, k);
+      along?.forEach((v, i) => {
+        varies[i] = varies[i] || v;
+      });
+      return along !== null;
     }
     if (node.op === "Variable" || node.op === "Special" || node.op === "GlobalIndex") return false;
     return node.src.every(walk);
   };
-  if (!walk(exp) || loads.length === 0) return null;
-  const strides = [...outShape, k].map((_, i) => (loads.some((l) => l.strides[i] !== 0) ? 1 : 0));
-  return { arg: -1, offset: 0, strides, exp };
+  if (!walk(exp) || !varies.some(Boolean)) return null;
+  return { arg: -1, offset: 0, strides: varies.map((v) => (v ? 1 : 0)), exp };
 }
 
-function load(exp: AluExpLike, outShape: number[], k: number, anyDtype = false): Operand | null {
-  if (!anyDtype && exp.dtype !== "float32") return null;
+/**
+ * Along which of the dimensions [...outShape, K] a load's address or mask
+ * changes, found by moving one coordinate at a time from spread-out points
+ * (any view: reshaped, padded or masked). Null when it cannot be evaluated.
+ */
+function dependence(exp: AluExpLike, outShape: number[], k: number): boolean[] | null {
+  const tracker = (exp.arg as [number, { toAluExp?: (idxs: AluExpLike[]) => [AluExpLike, AluExpLike] }])[1];
+  if (typeof tracker.toAluExp !== "function") return null;
+  const [address, valid] = tracker.toAluExp(exp.src);
+  const shape = [...outShape, k];
+  const strides = outShape.map((_, i) => product(outShape.slice(i + 1)));
+  const at = (coords: number[]) => {
+    const gidx = coords.slice(0, -1).reduce((sum, c, i) => sum + c * (strides[i] ?? 0), 0);
+    const context = { gidx, ridx: coords[coords.length - 1] ?? 0 };
+    return `${address.evaluate(context)}/${valid.evaluate(context)}`;
+  };
+  const along = shape.map(() => false);
+  for (let p = 0; p < 6; p++) {
+    const base = shape.map((d, i) => (p * 7919 + i * 104729) % d);
+    const here = at(base);
+    shape.forEach((d, i) => {
+      for (const c of [0, 1, d - 1, Math.floor(d / 2)]) {
+        if (c >= d || c === base[i]) continue;
+        const moved = [...base];
+        moved[i] = c;
+        if (at(moved) !== here) along[i] = true;
+      }
+    });
+  }
+  return along;
+}
+
+function load(exp: AluExpLike, outShape: number[], k: number): Operand | null {
+  if (exp.dtype !== "float32") return null;
   const [arg, tracker] = exp.arg as [number, { views: ViewLike[] }];
   const view = tracker.views[0];
   if (tracker.views.length !== 1 || !view || view.mask !== null) return null;

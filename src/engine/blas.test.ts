@@ -56,6 +56,20 @@ const cases: Record<string, () => Arr> = {
           .sum();
       }),
     )(values([64, 96], 45)),
+  "gradient of attention with grouped heads and a LoRA projection": () =>
+    jit(
+      grad((a: Arr) => {
+        // x [2, 32, 64] → k = x·W + (x·A)·B, reshaped to 2 heads and repeated for 4 query heads.
+        const x = values([2, 32, 64], 46);
+        const k = np.matmul(x.ref, values([64, 32], 47)).add(np.matmul(np.matmul(x, a), values([4, 32], 48)));
+        const heads = np.repeat(k.reshape([2, 32, 2, 16]).transpose([0, 2, 1, 3]), 2, 1);
+        const q = values([2, 4, 32, 16], 49);
+        return np
+          .matmul(q, heads.transpose([0, 1, 3, 2]))
+          .mul(values([2, 4, 32, 32], 50))
+          .sum();
+      }),
+    )(values([64, 4], 51)),
   "gradient with respect to the weight": () =>
     grad((w: Arr) =>
       np
