@@ -66,6 +66,10 @@
  *    they were a third of a training step. The fix adds both (exp as the
  *    scalar function's arithmetic on four lanes, so results are the same bit
  *    for bit; the reciprocal as a lane-wise division).
+ * 9. An eagerly run jitted call prepares each kernel again on every call,
+ *    hashing its whole expression to find the compiled program (7% of a
+ *    decode step). A kernel is immutable, so its wasm executable is kept on
+ *    it after the first time.
  *
  * The script is idempotent and fails loudly if the code it expects is not
  * there (a different jax-js version needs these patches re-checked).
@@ -334,6 +338,13 @@ backendPatches.push(
   },
   { name: "SIMD exp and reciprocal (exp)", from: "function wasm_exp(cg) {", to: `${EXP_SIMD}function wasm_exp(cg) {` },
 );
+backendPatches.push({
+  name: "prepared kernels kept per kernel (synchronous)",
+  from: "\tprepareKernelSync(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(compiledProgramCache, kernelHash, () => {\n\t\t\t\tconst { bytes, ...metadata } = codegenWasm(kernel);",
+  to:
+    "\tprepareKernelSync(kernel) {\n\t\treturn kernel.wasmExecutable ??= this.prepareKernelSyncUncached(kernel);\n\t}\n" +
+    "\tprepareKernelSyncUncached(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(compiledProgramCache, kernelHash, () => {\n\t\t\t\tconst { bytes, ...metadata } = codegenWasm(kernel);",
+});
 const ALLOCATOR = `var WasmAllocator = class {
 	#memory;
 	#headPtr;
