@@ -221,7 +221,7 @@ backendPatches.push(
 \t#runNative(kernel, program, native, ptrs) {
 \t\tconst scratch = [];
 \t\ttry {
-\t\t\tfor (const operand of native.materialize) {
+\t\t\tfor (const operand of native.plan.materialize) {
 \t\t\t\toperand.program ??= this.prepareKernelSync(new Kernel(kernel.nargs, operand.plan.size, operand.plan.exp)).data.program;
 \t\t\t\tconst fill = operand.program;
 \t\t\t\tconst ptr = this.#allocator.malloc(operand.plan.size * 4);

@@ -105,6 +105,8 @@ interface Operand {
 }
 
 const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
+/** Element strides of a contiguous row-major array of `shape`. */
+const rowMajorStrides = (shape: number[]): number[] => shape.map((_, i) => product(shape.slice(i + 1)));
 
 /** The operand `exp` is: a plain strided view indexed the canonical way, or an elementwise expression of such loads. */
 function operand(exp: AluExpLike | undefined, outShape: number[], k: number): Operand | null {
@@ -138,7 +140,7 @@ function dependence(exp: AluExpLike, outShape: number[], k: number): boolean[] |
   if (typeof tracker.toAluExp !== "function") return null;
   const [address, valid] = tracker.toAluExp(exp.src);
   const shape = [...outShape, k];
-  const strides = outShape.map((_, i) => product(outShape.slice(i + 1)));
+  const strides = rowMajorStrides(outShape);
   const at = (coords: number[]) => {
     const gidx = coords.slice(0, -1).reduce((sum, c, i) => sum + c * (strides[i] ?? 0), 0);
     const context = { gidx, ridx: coords[coords.length - 1] ?? 0 };
@@ -179,7 +181,7 @@ function load(exp: AluExpLike, outShape: number[], k: number): Operand | null {
  */
 function indexedCanonically(indices: AluExpLike[], outShape: number[], k: number): boolean {
   const size = product(outShape);
-  const strides = outShape.map((_, i) => product(outShape.slice(i + 1)));
+  const strides = rowMajorStrides(outShape);
   const samples = new Set<number>([0, size - 1]);
   outShape.forEach((d, i) => {
     const stride = strides[i] ?? 1;
@@ -244,11 +246,12 @@ export function planMatmul(kernel: KernelLike): MatmulPlan | null {
   // The output's dimensions (size 1 dropped), by which operand varies along them:
   // batch (both), then one group where only one varies, then a group where only the other does.
   type Dim = { index: number; size: number; strideC: number; a: boolean; b: boolean };
+  const outStrides = rowMajorStrides(outShape);
   const dims: Dim[] = outShape
     .map((size, index) => ({
       index,
       size,
-      strideC: product(outShape.slice(index + 1)),
+      strideC: outStrides[index] ?? 1,
       a: a.strides[index] !== 0,
       b: b.strides[index] !== 0,
     }))

@@ -27,9 +27,8 @@ interface BlasAddon {
 export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "native", "build", "precept-blas.node");
 
 interface Prepared {
+  /** Its `materialize` list is what the patched backend writes first (scripts/patch-jax.mjs 6). */
   plan: MatmulPlan;
-  /** What the patched backend writes first (scripts/patch-jax.mjs 6): expressions and sizes, and their compiled kernels once built. */
-  materialize: MatmulPlan["materialize"];
   /** OpenBLAS threads for this product: one for a small one, where waking a second thread costs more than it saves. */
   threads: number;
   /** The addon's plan array; the three offsets are filled in per call. */
@@ -52,7 +51,7 @@ function prepare(plan: MatmulPlan): Prepared {
   array.set([plan.transA ? 1 : 0, plan.transB ? 1 : 0, plan.m, plan.n, plan.k, 0, plan.lda, 0, plan.ldb, 0, plan.ldc, plan.batch.length]);
   for (const [i, d] of plan.batch.entries()) array.set([d.size, d.strideA, d.strideB, d.strideC], 12 + 4 * i);
   const work = plan.m * plan.n * plan.k * plan.batch.reduce((n, d) => n * d.size, 1);
-  return { plan, materialize: plan.materialize, array, threads: work < MIN_THREADED_WORK ? 1 : maxThreads };
+  return { plan, array, threads: work < MIN_THREADED_WORK ? 1 : maxThreads };
 }
 
 /** jax-js's wasm memory, as far as this file needs it (Node's types have no WebAssembly.Memory). */
@@ -124,7 +123,7 @@ export function installNativeMatmul(threads: number, options: { required?: boole
   return nativeMatmulStatus();
 }
 
-/** Routes every kernel back to wasm (kernels already planned keep their plan: call before the first kernel). */
+/** Routes every kernel back to wasm (the backend plans each kernel again when a hook is installed anew). */
 export function uninstallNativeMatmul(): void {
   delete (globalThis as { __jaxNativeKernels?: unknown }).__jaxNativeKernels;
   addon = null;
